@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make demo: build and install the collection, put the example inventory in a local Git repository,
+# and read it through the plugin with ansible-inventory and ansible-playbook, twice (the rerun).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-python3}
+BIN=$(dirname "$PYTHON")
+DEMO=build/demo
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+DEMO=$(cd "$DEMO" && pwd)
+
+echo "== building and installing the collection from its tarball"
+"$BIN/ansible-galaxy" collection build --force --output-path "$DEMO/dist" . >/dev/null
+"$BIN/ansible-galaxy" collection install --force -p "$DEMO/collections" "$DEMO"/dist/vcs-inventory-*.tar.gz >/dev/null
+
+echo "== committing examples/inventory to a local Git repository (with dulwich, no git binary needed)"
+"$PYTHON" - "$DEMO/repo" <<'PY'
+import os, shutil, sys
+from dulwich import porcelain
+repo_dir = sys.argv[1]
+shutil.copytree("examples/inventory", repo_dir)
+repo = porcelain.init(repo_dir)
+porcelain.add(repo, paths=[os.path.join(repo_dir, p) for p in ("hosts.yml", "group_vars", "host_vars")])
+porcelain.commit(repo, message=b"Example inventory", author=b"Demo <demo@example.invalid>",
+                 committer=b"Demo <demo@example.invalid>")
+repo.close()
+PY
+
+cat > "$DEMO/demo.git.yml" <<YML
+plugin: vcs.inventory.git
+url: file://$DEMO/repo
+YML
+
+export ANSIBLE_COLLECTIONS_PATH="$DEMO/collections"
+export ANSIBLE_VCS_INVENTORY_CACHE_DIR="$DEMO/cache"
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+for run in first rerun; do
+  echo "== $run: ansible-inventory -i demo.git.yml --graph"
+  "$BIN/ansible-inventory" -i "$DEMO/demo.git.yml" --graph
+  echo "== $run: ansible-playbook -i demo.git.yml examples/demo.yml"
+  start=$(date +%s.%N)
+  "$BIN/ansible-playbook" -i "$DEMO/demo.git.yml" examples/demo.yml
+  echo "($run took $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s)"
+done
+echo "== done: the cache lives in $DEMO/cache; the rerun reused it and did not fail on leftovers"

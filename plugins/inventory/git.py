@@ -1,0 +1,278 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: git
+short_description: Read an Ansible inventory from a Git repository
+version_added: 0.1.0
+description:
+  - Keeps a cached copy of a Git repository in sync (pure Python, through dulwich; no C(git) binary
+    needed) and parses the inventory inside it exactly as Ansible parses a local copy given with C(-i),
+    that is INI, YAML, JSON and TOML files, directories, and the C(group_vars/) and C(host_vars/) beside the path.
+  - The cache is safe under parallel jobs and crashes, and a rerun never fails on what an earlier run left behind.
+  - Every host the source adds gets the variables C(git_inventory_url) (without credentials),
+    C(git_inventory_version), C(git_inventory_commit) and C(git_inventory_stale).
+  - The configuration file name must end in C(git.yml) or C(git.yaml).
+requirements:
+  - dulwich >= 1.2.13 (on the controller)
+  - the C(ssh) client, for C(ssh://) and C(user@host:path) URLs
+extends_documentation_fragment:
+  - ansible.builtin.constructed
+options:
+  plugin:
+    description: The name of this plugin; it must always be set to V(vcs.inventory.git) for this plugin to read the file.
+    type: str
+    required: true
+    choices: [vcs.inventory.git]
+  url:
+    description:
+      - The Git repository to read.
+      - V(https://), V(http://), V(git://), V(ssh://), V(user@host:path), V(file://) or a local path.
+      - Credentials inside an https URL are used, and never shown or stored; prefer O(username) and O(password).
+      - May be a Jinja template, evaluated against extra vars (C(-e)) and lookups.
+    type: str
+    required: true
+    aliases: [repo]
+    version_added: 0.1.0
+  version:
+    description:
+      - The branch, tag, full commit id or abbreviated commit id to read.
+      - Defaults to the branch the remote's C(HEAD) points to.
+      - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
+        exact commit an earlier job used (its C(git_inventory_commit)).
+    type: str
+    version_added: 0.1.0
+  path:
+    description:
+      - The inventory file or directory inside the repository, relative to its root. Defaults to the root.
+      - A list loads each entry in order, each with its own C(group_vars/) and C(host_vars/), like several C(-i) sources.
+      - Absolute paths and paths that climb out of the repository are refused.
+      - May be a Jinja template.
+    type: raw
+    default: ''
+    version_added: 0.1.0
+  depth:
+    description:
+      - How many commits of history to fetch. V(1) (the default) is a shallow fetch of just the wanted commit;
+        V(0) fetches the full history.
+    type: int
+    default: 1
+    version_added: 0.1.0
+  cache_dir:
+    description:
+      - The directory that holds the cached clones, one entry per repository URL. Created with mode C(0700).
+      - Defaults to C(~/.cache/ansible/vcs_inventory), honouring E(XDG_CACHE_HOME).
+    type: path
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_CACHE_DIR
+    ini:
+      - section: vcs_inventory
+        key: cache_dir
+    version_added: 0.1.0
+  refresh_interval:
+    description:
+      - Seconds during which a cache synced for the same O(url) and O(version) is used as it is, with no network
+        access at all. V(0) (the default) checks the remote on every run.
+      - C(--flush-cache) and the C(refresh_inventory) meta task always check the remote.
+    type: int
+    default: 0
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_REFRESH_INTERVAL
+    ini:
+      - section: vcs_inventory
+        key: refresh_interval
+    version_added: 0.1.0
+  on_sync_failure:
+    description:
+      - What to do when the repository cannot be read (server down, timeout, authentication, protocol error).
+      - V(fail) stops the run with an error naming the remote and the cause.
+      - V(use_cache) uses the last good checkout, warns with its age and the cause, and sets
+        C(git_inventory_stale=true) on every host. With no cached checkout the run still fails.
+      - A version that the remote answers it does not have always fails; the old data is never served silently.
+    type: str
+    choices: [fail, use_cache]
+    default: fail
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_ON_SYNC_FAILURE
+    ini:
+      - section: vcs_inventory
+        key: on_sync_failure
+    version_added: 0.1.0
+  timeout:
+    description: Seconds to wait for the remote to connect or answer before the sync counts as failed.
+    type: int
+    default: 60
+    version_added: 0.1.0
+  lock_timeout:
+    description:
+      - Seconds to wait for another process that is syncing the same cache entry.
+      - When exceeded, the error names the cache entry and the process holding it.
+    type: int
+    default: 300
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_LOCK_TIMEOUT
+    version_added: 0.1.0
+  cache_max_age:
+    description:
+      - Days after which a cache entry for a repository that no run has used is removed (by any run).
+        V(0) never removes entries.
+    type: int
+    default: 30
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_CACHE_MAX_AGE
+    ini:
+      - section: vcs_inventory
+        key: cache_max_age
+    version_added: 0.1.0
+  username:
+    description: User name for HTTP(S) authentication. Wins over a user name inside O(url).
+    type: str
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_USERNAME
+    version_added: 0.1.0
+  password:
+    description:
+      - Password or token for HTTP(S) authentication. Never shown, logged or written to the cache.
+    type: str
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_PASSWORD
+    version_added: 0.1.0
+  validate_certs:
+    description: Whether to verify the HTTPS server's certificate.
+    type: bool
+    default: true
+    version_added: 0.1.0
+  ca_path:
+    description: A PEM file of CA certificates to verify the HTTPS server with (for a private CA).
+    type: path
+    version_added: 0.1.0
+  key_file:
+    description: The private SSH key to authenticate with (a deploy key) for SSH URLs.
+    type: path
+    version_added: 0.1.0
+  accept_hostkey:
+    description:
+      - Accept and remember an SSH host key that is not yet known. A changed key is still refused.
+      - By default the host key must already be in O(known_hosts_file).
+    type: bool
+    default: false
+    version_added: 0.1.0
+  known_hosts_file:
+    description: The known_hosts file to check SSH host keys against. Defaults to the user's.
+    type: path
+    version_added: 0.1.0
+  ssh_common_args:
+    description: Extra options for the C(ssh) command, for example V(-o ProxyJump=bastion).
+    type: str
+    version_added: 0.1.0
+  allow_scripts:
+    description:
+      - Run executable files of the repository as script inventories, as Ansible would for a local copy.
+      - Off by default, so that nothing from the repository runs on the controller; such files are skipped with a warning.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  trust_repo:
+    description:
+      - Treat the repository like a playbook repository (the default), so templates inside its variables render
+        as they would from a local inventory.
+      - V(false) for repositories edited by people who must not run code on the controller. Values from the
+        repository are then never templated, and variables that make the controller run programs
+        (see the Security page of the documentation) are dropped with a warning.
+    type: bool
+    default: true
+    version_added: 0.1.0
+"""
+
+EXAMPLES = r"""
+# inventories/prod.git.yml -- the repository's HEAD branch, one directory in it
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+path: inventories/prod
+
+---
+# A pinned tag, read over HTTPS with a read-only token from the environment
+# (export ANSIBLE_VCS_INVENTORY_PASSWORD=...; the token never shows up in output or the cache)
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+username: deploy
+version: v2.4.0
+path: inventories/prod/hosts.yml
+
+---
+# SSH with a deploy key, host key checked against a known_hosts file you ship
+plugin: vcs.inventory.git
+url: git@git.example.com:ops/infra.git
+key_file: ~/.ssh/inventory_deploy_key
+known_hosts_file: ~/.ssh/known_hosts_git
+version: main
+path: inventories/prod
+
+---
+# Several paths, each with its own group_vars/ and host_vars/, and groups built from vars
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+path:
+  - inventories/prod
+  - inventories/shared/hosts.ini
+keyed_groups:
+  - key: datacenter
+    prefix: dc
+compose:
+  ansible_host: ip_address
+
+---
+# Replay a job on the exact commit an earlier job used:
+#   ansible-playbook -i prod.git.yml site.yml -e inventory_commit=<git_inventory_commit of that job>
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+version: "{{ inventory_commit | default('main') }}"
+path: inventories/prod
+
+---
+# Fast reruns on a busy controller, and keep working from the last good commit if Git is down
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+refresh_interval: 300
+on_sync_failure: use_cache
+"""
+
+import os
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.basic import missing_required_lib
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+try:
+    import dulwich  # noqa: F401 pylint: disable=unused-import
+except ImportError:
+    HAS_DULWICH = False
+else:
+    HAS_DULWICH = True
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
+    annotate_hosts,
+    load_checkout,
+    read_settings,
+    sync_checkout,
+)
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+    NAME = "vcs.inventory.git"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("git.yml", "git.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        if not HAS_DULWICH:
+            raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install -r requirements.txt of vcs.inventory)")
+        self._read_config_data(path)
+        owner = os.path.abspath(path)
+        settings = read_settings(self, force_sync=not cache)
+        checkout = sync_checkout(self, settings, owner)
+        added = load_checkout(self, settings, checkout, owner, cache)
+        annotate_hosts(self, settings, checkout, added)

@@ -1,0 +1,192 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Ansible side of one run: options in, sync, load the checkout, annotate the hosts.
+
+The plugin file calls these four steps; the Git work itself lives in git_cache (no Ansible there).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from ansible.errors import AnsibleParserError
+from ansible.inventory.group import Group
+from ansible.utils.vars import combine_vars
+from ansible.vars.plugins import get_vars_from_inventory_sources
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
+
+__metaclass__ = type
+
+PREFIX = "vcs.inventory.git: "
+
+
+@dataclass
+class Settings:
+    sync: SyncOptions
+    paths: list
+    allow_scripts: bool
+    trust_repo: bool
+    cache_max_age: int
+
+
+def _template(plugin, value, option):
+    """Render url/version/path templates against extra vars (and lookups)."""
+    if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+        return value
+    try:
+        templar = plugin.templar
+        templar.available_variables = plugin._vars or {}
+        result = templar.template(value)
+    except Exception as exc:
+        raise AnsibleParserError(f"cannot render the option '{option}' ({value!r}): {exc}") from exc
+    return result
+
+
+def read_settings(plugin, force_sync: bool) -> Settings:
+    opt = plugin.get_option
+    url = _template(plugin, opt("url"), "url")
+    if not url or not isinstance(url, str):
+        raise AnsibleParserError("the option 'url' is required: set it to the Git repository that holds the inventory")
+    version = _template(plugin, opt("version"), "version")
+    version = str(version).strip() if version not in (None, "") else None
+    raw_paths = opt("path")
+    if raw_paths in (None, ""):
+        raw_paths = [""]
+    elif isinstance(raw_paths, str):
+        raw_paths = [raw_paths]
+    elif not isinstance(raw_paths, (list, tuple)) or not all(isinstance(p, str) for p in raw_paths):
+        raise AnsibleParserError("the option 'path' must be a string or a list of strings (paths inside the repository)")
+    paths = [_template(plugin, p, "path") for p in raw_paths]
+    on_failure = opt("on_sync_failure")
+    depth = opt("depth")
+    if depth is None or depth < 0:
+        raise AnsibleParserError(f"the option 'depth' must be 0 (full history) or a positive number, got {depth!r}")
+    for name in ("timeout", "lock_timeout", "refresh_interval"):
+        if opt(name) is not None and opt(name) < 0:
+            raise AnsibleParserError(f"the option '{name}' must not be negative, got {opt(name)!r}")
+    transport = TransportOptions(
+        timeout=opt("timeout"), validate_certs=opt("validate_certs"), ca_path=opt("ca_path"),
+        key_file=opt("key_file"), accept_hostkey=opt("accept_hostkey"), known_hosts_file=opt("known_hosts_file"),
+        ssh_common_args=opt("ssh_common_args"),
+    )
+    sync_opts = SyncOptions(
+        url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
+        lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
+        force=force_sync, username=opt("username"), password=opt("password"), transport=transport,
+    )
+    return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"),
+                    cache_max_age=opt("cache_max_age"))
+
+
+def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
+    display = plugin.display
+    inventory_loading.unregister_vars_source(owner)
+    try:
+        checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m))
+    except SyncError as exc:
+        raise AnsibleParserError(PREFIX + str(exc)) from None
+    for message in checkout.warnings:
+        display.warning(PREFIX + message)
+    if display.verbosity >= 2:
+        age = max(time.time() - checkout.synced_at, 0)
+        display.vv(f"{PREFIX}{checkout.safe_url} {checkout.version} at commit {checkout.commit}"
+                   f"{' (STALE)' if checkout.stale else ''}, synced {age:.0f}s ago, cache entry {checkout.entry}"
+                   f" ({_entry_size(checkout.entry)})")
+    return checkout
+
+
+def _entry_size(path: str) -> str:
+    total = files = 0
+    seen = set()
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            files += 1
+            if (st.st_dev, st.st_ino) not in seen:  # hard links shared between checkouts count once
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return f"{total / 1024:.0f} KiB in {files} files"
+
+
+def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, cache: bool) -> list[str]:
+    """Parse every configured path of the checkout; return the names of the hosts this source added."""
+    inventory = plugin.inventory
+    before = set(inventory.hosts)
+    groups_before = set(inventory.groups)
+    fulls = []
+    for rel in settings.paths:
+        full = inventory_loading.resolve_path(checkout.path, rel)
+        if not os.path.lexists(full):
+            raise AnsibleParserError(
+                f"{PREFIX}the path {rel!r} (option 'path') is not in {checkout.safe_url} at {checkout.version} "
+                f"(commit {checkout.commit[:12]}); check the option 'path'"
+            )
+        fulls.append(full)
+    parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache)
+    guard = repo_trust.untrusted_inventory(inventory, plugin.display) if not settings.trust_repo else None
+    for full in fulls:
+        parser.inventory = guard or inventory
+        parser.load(full, checkout.path)
+    added = [name for name in inventory.hosts if name not in before]
+    new_groups = [name for name in inventory.groups if name not in groups_before]
+    manager = inventory_loading.find_inventory_manager(inventory) if settings.trust_repo else None
+    if manager is not None:
+        inventory_loading.register_vars_source(manager, owner, fulls)
+        plugin._vcs_vars_sources = fulls
+    else:
+        # Outside a running inventory manager, or for an untrusted repo: read the vars files here.
+        repo_trust.load_vars_dirs(plugin, inventory, fulls, added, new_groups, trusted=settings.trust_repo)
+        plugin._vcs_vars_sources = []
+    return added
+
+
+def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[str]) -> None:
+    """Add the audit vars, then the constructed features (which may use the repo's vars)."""
+    inventory = plugin.inventory
+    audit = {
+        "git_inventory_url": _plain(checkout.safe_url),
+        "git_inventory_version": _plain(checkout.version),
+        "git_inventory_commit": _plain(checkout.commit),
+        "git_inventory_stale": checkout.stale,
+    }
+    for name in added:
+        for key, value in audit.items():
+            inventory.set_variable(name, key, value)
+    opt = plugin.get_option
+    if not (opt("compose") or opt("groups") or opt("keyed_groups")):
+        return
+    strict = opt("strict")
+    sources = getattr(plugin, "_vcs_vars_sources", [])
+    for name in added:
+        host = inventory.get_host(name)
+        variables = combine_vars(_group_vars(host), host.get_vars())
+        if sources:
+            variables = combine_vars(variables, get_vars_from_inventory_sources(plugin.loader, sources, host.get_groups(), "all"))
+            variables = combine_vars(variables, get_vars_from_inventory_sources(plugin.loader, sources, [host], "all"))
+        plugin._set_composite_vars(opt("compose"), variables, name, strict=strict)
+        plugin._add_host_to_composed_groups(opt("groups"), variables, name, strict=strict)
+        plugin._add_host_to_keyed_groups(opt("keyed_groups"), variables, name, strict=strict)
+
+
+def _plain(value: str):
+    """Our own audit strings hold no templates: show them as plain strings (2.19 marks untrusted ones)."""
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core < 2.19: every plain string is already shown as such
+        return value
+    return trust_as_template(value)
+
+
+def _group_vars(host) -> dict:
+    from ansible.inventory.helpers import get_group_vars
+
+    groups = [g for g in host.get_groups() if isinstance(g, Group)]
+    return get_group_vars(groups)

@@ -1,0 +1,217 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Load the inventory inside a checkout exactly as Ansible loads a local copy given with -i.
+
+Files are handed to Ansible's own inventory plugins, in the order the run enables them, and a
+directory is walked with the inventory manager's own ignore rules. group_vars/ and host_vars/
+beside the path are read by Ansible's own vars plugins: the path is registered with the running
+inventory manager as a vars-only source (see register_vars_source), so precedence, vault and
+template trust are exactly those of a local copy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ansible import constants as C
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.manager import IGNORED
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.loader import inventory_loader
+
+__metaclass__ = type
+
+OWN_PLUGIN = "vcs.inventory.git"
+# Plugins that never read a file, or that would hand us back to ourselves.
+_NOT_FOR_FILES = {"host_list", "advanced_host_list", "ansible.builtin.host_list", "ansible.builtin.advanced_host_list"}
+_SCRIPT = {"script", "ansible.builtin.script"}
+_FALLBACK_ORDER = ["yaml", "ini", "toml"]
+
+
+def resolve_path(root: str, rel: str | None, option: str = "path") -> str:
+    """Join a repo-relative path to the checkout, refusing anything that leaves it."""
+    rel = (rel or "").strip()
+    if rel in ("", ".", "/"):
+        return root
+    if os.path.isabs(rel) or rel.startswith("~"):
+        raise AnsibleParserError(f"the option '{option}' must be relative to the repository root, got {rel!r}")
+    normal = os.path.normpath(rel)
+    if normal == ".." or normal.startswith(".." + os.sep):
+        raise AnsibleParserError(f"the option '{option}' climbs out of the repository ({rel!r}); use a path inside it")
+    full = os.path.join(root, normal)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(full)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise AnsibleParserError(f"the option '{option}' ({rel!r}) resolves outside the repository through a symlink")
+    return full
+
+
+def _plugin_names(allow_scripts: bool) -> list[str]:
+    names = []
+    for name in C.INVENTORY_ENABLED:
+        if name in _NOT_FOR_FILES or name in (OWN_PLUGIN, "git") or (name in _SCRIPT and not allow_scripts):
+            continue
+        names.append(name)
+    return names or list(_FALLBACK_ORDER)
+
+
+def _is_script(path: str) -> bool:
+    if not os.access(path, os.X_OK):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+def _ignored(name: str) -> bool:
+    # The manager's own rule for directory sources (hidden files, group_vars, *.retry, ...).
+    return bool(IGNORED.search(to_bytes(name) if isinstance(IGNORED.pattern, bytes) else name))
+
+
+class CheckoutLoader:
+    """Parse files of one checkout into the inventory, one Ansible inventory plugin at a time."""
+
+    def __init__(self, inventory, loader, display, allow_scripts: bool, cache: bool) -> None:
+        self.inventory = inventory
+        self.loader = loader
+        self.display = display
+        self.allow_scripts = allow_scripts
+        self.cache = cache
+        self.plugins = []
+        for name in _plugin_names(allow_scripts):
+            plugin = inventory_loader.get(name)
+            if plugin is None:
+                raise AnsibleError(f"the inventory plugin {name!r} enabled for this run was not found")
+            self.plugins.append(plugin)
+
+    def load(self, path: str, root: str) -> None:
+        """Parse path (file or directory); raise when a top-level file cannot be parsed at all."""
+        if os.path.isdir(path):
+            self._load_dir(path, root)
+            return
+        failures = self._load_file(path, root)
+        if failures is not None:
+            raise AnsibleParserError(
+                f"no inventory plugin could parse {os.path.relpath(path, root)!r} from the repository: "
+                + "; ".join(f"{name}: {to_text(exc)}" for name, exc in failures)
+            )
+
+    def _load_dir(self, directory: str, root: str) -> None:
+        for name in sorted(os.listdir(directory)):
+            if _ignored(name):
+                continue
+            full = os.path.join(directory, name)
+            real = os.path.realpath(full)
+            real_root = os.path.realpath(root)
+            if real != real_root and not real.startswith(real_root + os.sep):
+                self.display.warning(f"vcs.inventory.git: skipped {os.path.relpath(full, root)!r}: it leads outside the repository")
+                continue
+            if os.path.isdir(full):
+                self._load_dir(full, root)
+                continue
+            failures = self._load_file(full, root)
+            if failures:
+                # What the inventory manager says of a file it cannot parse in a directory source.
+                for name_, exc in failures:
+                    self.display.warning(f"Failed to parse {full} with {name_} plugin: {to_text(exc)}")
+                self.display.warning(f"Unable to parse {full} as an inventory source")
+
+    def _load_file(self, path: str, root: str):
+        """Return None when parsed, else the list of (plugin, error) failures ([] if none wanted it)."""
+        if not self.allow_scripts and _is_script(path):
+            self.display.warning(
+                f"vcs.inventory.git: not running the executable {os.path.relpath(path, root)!r} as a script "
+                "inventory; set 'allow_scripts: true' to allow it"
+            )
+            return None
+        failures = []
+        previous_source = getattr(self.inventory, "current_source", None)
+        self.inventory.current_source = path
+        try:
+            for plugin in self.plugins:
+                try:
+                    wanted = bool(plugin.verify_file(path))
+                except Exception:
+                    wanted = False
+                if not wanted:
+                    continue
+                name = to_text(getattr(plugin, "_load_name", plugin.NAME))
+                had_target = hasattr(self.inventory, "_target_plugin")
+                previous_target = getattr(self.inventory, "_target_plugin", None)
+                if had_target:
+                    # 2.19: the inventory wrapper applies template trust as the real parser declares it.
+                    self.inventory._target_plugin = plugin
+                try:
+                    plugin.parse(self.inventory, self.loader, path, cache=self.cache)
+                    try:
+                        plugin.update_cache_if_changed()
+                    except AttributeError:
+                        pass
+                    self.display.vvv(f"vcs.inventory.git: parsed {path} with the {name} plugin")
+                    return None
+                except Exception as exc:  # the manager collects every plugin's failure the same way
+                    failures.append((name, exc))
+                finally:
+                    if had_target:
+                        self.inventory._target_plugin = previous_target
+        finally:
+            self.inventory.current_source = previous_source
+        return failures
+
+
+# -- group_vars/ and host_vars/ through Ansible's own vars plugins ---------------------------------
+
+class VarsSource(str):
+    """An inventory manager source entry that only carries vars (group_vars/, host_vars/)."""
+
+    owner: str = ""
+
+
+_KNOWN_SOURCE_LISTS: list = []
+
+
+def find_inventory_manager(inventory):
+    """The InventoryManager that is parsing into inventory (it calls us, a few frames up)."""
+    target = getattr(inventory, "__wrapped__", inventory)
+    frame = sys._getframe(1)
+    depth = 0
+    while frame is not None and depth < 50:
+        candidate = frame.f_locals.get("self")
+        if type(candidate).__name__ == "InventoryManager" and getattr(candidate, "_inventory", None) is target:
+            return candidate
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def unregister_vars_source(owner: str) -> None:
+    """Drop our earlier vars entries for owner, in place, from every source list we handed out.
+
+    Called before a sync, so a failed parse never leaves an old checkout in a list that the
+    manager is about to iterate as if it were an inventory source.
+    """
+    for known in _KNOWN_SOURCE_LISTS:
+        known[:] = [s for s in known if not (isinstance(s, VarsSource) and s.owner == owner)]
+
+
+def register_vars_source(manager, owner: str, paths: list[str]) -> None:
+    """Make the manager's vars plugins read group_vars/host_vars beside paths, as for `-i path`.
+
+    The manager may be iterating its source list right now (our parse runs inside that loop), so
+    entries are never appended to the list being iterated: the manager gets a new list, and our
+    earlier entries for this owner are removed in place from every list we handed out (they
+    always sit after the real sources, so removing them never disturbs the loop).
+    """
+    unregister_vars_source(owner)
+    entries = []
+    for path in paths:
+        entry = VarsSource(path)
+        entry.owner = owner
+        entries.append(entry)
+    new_list = [s for s in manager._sources if not (isinstance(s, VarsSource) and s.owner == owner)] + entries
+    manager._sources = new_list
+    _KNOWN_SOURCE_LISTS.append(new_list)
+    del _KNOWN_SOURCE_LISTS[:-32]

@@ -1,0 +1,98 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cross-process locks on cache entries.
+
+flock(2) rather than lockf(3): a POSIX lock is dropped when *any* descriptor of the file is closed
+by the process, which is too easy to trip over. On Linux NFS clients flock() is carried out as a
+whole-file POSIX lock by the NFS lock manager, so it also holds between hosts sharing the volume.
+The kernel drops the lock when its holder dies, so a SIGKILL never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+
+__metaclass__ = type
+
+
+class LockTimeout(Exception):
+    """The lock was not granted within the timeout."""
+
+
+def _open_lock_file(path: str) -> int:
+    # O_NOFOLLOW: a planted symlink must not redirect the lock file somewhere else.
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def try_lock(path: str, shared: bool = False) -> int | None:
+    """Take the lock without waiting; return its descriptor, or None when it is held elsewhere."""
+    fd = _open_lock_file(path)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return None
+        raise
+    return fd
+
+
+def release(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)  # closing the descriptor releases the flock
+        except OSError:
+            pass
+
+
+class EntryLock:
+    """Exclusive lock on one cache entry, with a timeout and the holder written beside it."""
+
+    def __init__(self, directory: str, timeout: float, what: str) -> None:
+        self.path = os.path.join(directory, "lock")
+        self.owner_path = os.path.join(directory, "lock.owner")
+        self.timeout = timeout
+        self.what = what
+        self.fd: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            with open(self.owner_path, encoding="utf-8") as handle:
+                info = json.load(handle)
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
+            return f"held by pid {info['pid']} on host {info['host']} since {since}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+    def __enter__(self) -> EntryLock:
+        deadline = time.monotonic() + max(self.timeout, 0)
+        delay = 0.01
+        while True:
+            fd = try_lock(self.path)
+            if fd is not None:
+                self.fd = fd
+                break
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"timed out after {self.timeout:g}s waiting for the lock on cache entry {self.what} "
+                    f"({self._holder()}); raise 'lock_timeout' or check that process"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        try:
+            tmp = f"{self.owner_path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, handle)
+            os.replace(tmp, self.owner_path)
+        except OSError:
+            pass  # the holder note is a courtesy; the lock itself is what counts
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        release(self.fd)
+        self.fd = None

@@ -1,0 +1,187 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Write one commit's files into an immutable directory, safely, and check it later.
+
+A tree is built in a temp directory and renamed into place, so a reader sees either no tree or a
+whole one. Files that the previous tree already holds unchanged are hard-linked from it, so only
+the paths that changed are written. A manifest beside the tree lets a later run notice local
+edits or stray files (they must never reach the inventory) with one stat per file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import stat
+import uuid
+
+__metaclass__ = type
+
+MODE_SYMLINK = 0o120000
+MODE_GITLINK = 0o160000
+
+
+class UnsafeTree(Exception):
+    """The commit holds a path that must not be written."""
+
+
+def _valid_element(element: bytes) -> bool:
+    from dulwich.index import (
+        validate_path_element_default,
+        validate_path_element_hfs,
+        validate_path_element_ntfs,
+    )
+
+    return (
+        element not in (b"", b".", b"..")
+        and b"\0" not in element
+        and validate_path_element_default(element)
+        and validate_path_element_ntfs(element)
+        and validate_path_element_hfs(element)
+    )
+
+
+def _symlink_stays_inside(rel_path: str, target: str) -> bool:
+    if not target or target.startswith("/") or "\0" in target:
+        return False
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel_path), target))
+    return joined != ".." and not joined.startswith("../")
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory even where its owner made parts read-only."""
+    def _retry(func, failed_path, _exc):
+        try:
+            os.chmod(os.path.dirname(failed_path), 0o700)
+            func(failed_path)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=_retry)
+        else:
+            os.unlink(path)
+
+
+def manifest_path(trees_dir: str, commit: str) -> str:
+    return os.path.join(trees_dir, f"{commit}.json")
+
+
+def read_manifest(trees_dir: str, commit: str) -> dict | None:
+    try:
+        with open(manifest_path(trees_dir, commit), encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -> list[str]:
+    """Materialise commit into trees_dir/<commit>; return warnings (skipped symlinks, submodules).
+
+    previous names an existing tree whose unchanged files are hard-linked instead of rewritten.
+    """
+    tree_id = repo[commit.encode()].tree
+    prev_files = {}
+    if previous:
+        prev_manifest = read_manifest(trees_dir, previous)
+        if prev_manifest is not None:
+            prev_files = prev_manifest["files"]
+    prev_root = os.path.join(trees_dir, previous) if previous else None
+
+    tmp = os.path.join(trees_dir, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.mkdir(tmp, 0o700)
+    warnings = []
+    files = {}
+    try:
+        for entry in repo.object_store.iter_tree_contents(tree_id):
+            raw_path, mode, sha = entry.path, entry.mode, entry.sha
+            elements = raw_path.split(b"/")
+            if not all(_valid_element(e) for e in elements):
+                raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")
+            rel = raw_path.decode("utf-8", "surrogateescape")
+            dest = os.path.join(tmp, rel)
+            parent = os.path.dirname(dest)
+            # Never write through a symlink: every parent must be a real directory of ours.
+            probe = tmp
+            for part in elements[:-1]:
+                probe = os.path.join(probe, part.decode("utf-8", "surrogateescape"))
+                if os.path.islink(probe) or (os.path.exists(probe) and not os.path.isdir(probe)):
+                    raise UnsafeTree(f"commit {commit} holds {rel!r}, which goes through the symlink or file {os.path.relpath(probe, tmp)!r}")
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+            if os.path.lexists(dest):
+                raise UnsafeTree(f"commit {commit} holds the path {rel!r} twice")
+            if stat.S_ISLNK(mode) or mode == MODE_SYMLINK:
+                target = repo[sha].as_raw_string().decode("utf-8", "surrogateescape")
+                if not _symlink_stays_inside(rel, target):
+                    warnings.append(f"skipped the symlink {rel!r}: it points outside the repository ({target!r})")
+                    continue
+                os.symlink(target, dest)
+                files[rel] = [sha.decode(), MODE_SYMLINK, 0, 0]
+                continue
+            if mode == MODE_GITLINK:
+                warnings.append(f"skipped the submodule {rel!r}: submodules are never fetched")
+                continue
+            perm = 0o700 if mode & 0o111 else 0o600
+            sha_text = sha.decode()
+            old = prev_files.get(rel)
+            if prev_root and old and old[0] == sha_text and old[1] == mode:
+                try:
+                    source = os.path.join(prev_root, rel)
+                    src_st = os.lstat(source)
+                    if not stat.S_ISREG(src_st.st_mode) or [src_st.st_size, src_st.st_mtime_ns] != old[2:4]:
+                        raise OSError("the previous tree's copy was changed")
+                    os.link(source, dest)
+                    st = os.lstat(dest)
+                    files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
+                    continue
+                except OSError:
+                    pass  # fall back to writing it
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(repo[sha].as_raw_string())
+            st = os.lstat(dest)
+            files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
+        tmp_manifest = manifest_path(trees_dir, commit) + f".tmp-{os.getpid()}"
+        with open(tmp_manifest, "w", encoding="utf-8") as handle:
+            json.dump({"commit": commit, "files": files, "warnings": warnings}, handle)
+        final = os.path.join(trees_dir, commit)
+        remove_tree(final)
+        os.replace(tmp_manifest, manifest_path(trees_dir, commit))
+        os.rename(tmp, final)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return warnings
+
+
+def verify_tree(trees_dir: str, commit: str) -> str | None:
+    """Return None when trees_dir/<commit> is exactly what was written, else what differs."""
+    root = os.path.join(trees_dir, commit)
+    manifest = read_manifest(trees_dir, commit)
+    if manifest is None or manifest.get("commit") != commit:
+        return "its manifest is missing or damaged"
+    if not os.path.isdir(root) or os.path.islink(root):
+        return "the checkout is missing"
+    expected = manifest["files"]
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            info = expected.get(rel)
+            if info is None:
+                return f"it holds the untracked file {rel!r}"
+            st = os.lstat(full)
+            if info[1] == MODE_SYMLINK:
+                if not stat.S_ISLNK(st.st_mode):
+                    return f"{rel!r} is no longer a symlink"
+            elif not stat.S_ISREG(st.st_mode) or st.st_size != info[2] or st.st_mtime_ns != info[3]:
+                return f"the file {rel!r} was changed"
+            seen += 1
+    if seen != len(expected):
+        return "files are missing from it"
+    return None
