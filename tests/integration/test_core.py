@@ -27,7 +27,7 @@ env=prod
 
 
 def test_first_run_and_rerun_equal_the_oracle(ansible, upstream, git_daemon, tmp_path):
-    commit = upstream.commit({"inventories/prod/hosts.ini": INI,
+    commit = upstream.commit({"inventories/prod/hosts": INI,
                               "inventories/prod/group_vars/web.yml": "http_port: 8080\n",
                               "inventories/prod/host_vars/db1.yml": "backup: true\n"})
     source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inventories/prod")
