@@ -41,10 +41,10 @@ def test_first_run_and_rerun_equal_the_oracle(ansible, upstream, git_daemon, tmp
 
 
 def test_upstream_commit_is_picked_up(ansible, upstream, http_server, tmp_path):
-    upstream.commit({"hosts.ini": "[web]\nweb1\n"})
+    upstream.commit({"hosts": "[web]\nweb1\n"})
     source = write_source(tmp_path, url=http_server.url("inventory"))
     assert set(ansible.list(source)["_meta"]["hostvars"]) == {"web1"}
-    commit = upstream.commit({"hosts.ini": "[web]\nweb1\nweb2\n"})
+    commit = upstream.commit({"hosts": "[web]\nweb1\nweb2\n"})
     listing = ansible.list(source)
     assert set(listing["web"]["hosts"]) == {"web1", "web2"}
     assert listing["_meta"]["hostvars"]["web2"]["git_inventory_commit"] == commit
