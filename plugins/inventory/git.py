@@ -241,7 +241,7 @@ on_sync_failure: use_cache
 
 import os
 
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
@@ -254,6 +254,7 @@ else:
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
     annotate_hosts,
+    fail_the_run,
     load_checkout,
     read_settings,
     sync_checkout,
@@ -268,11 +269,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        if not HAS_DULWICH:
-            raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install -r requirements.txt of vcs.inventory)")
-        self._read_config_data(path)
-        owner = os.path.abspath(path)
-        settings = read_settings(self, force_sync=not cache)
-        checkout = sync_checkout(self, settings, owner)
-        added = load_checkout(self, settings, checkout, owner, cache)
-        annotate_hosts(self, settings, checkout, added)
+        try:
+            if not HAS_DULWICH:
+                raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install -r requirements.txt of vcs.inventory)")
+            self._read_config_data(path)
+            owner = os.path.abspath(path)
+            settings = read_settings(self, force_sync=not cache)
+            checkout = sync_checkout(self, settings, owner)
+            added = load_checkout(self, settings, checkout, owner, cache)
+            annotate_hosts(self, settings, checkout, added)
+        except AnsibleError:
+            fail_the_run()
+            raise

@@ -184,8 +184,9 @@ def _resolve(refs: dict, symrefs: dict, version: str | None) -> tuple[str | None
     None for sha means: a commit id that is not at any ref tip (fetch it by id or fully).
     """
     def tip(name: bytes) -> str | None:
-        peeled = refs.get(name + b"^{}")
-        value = peeled or refs.get(name)
+        # Want the ref's own object (an annotated tag, not its peeled commit): upload-pack only
+        # serves advertised ref values; the tag is peeled locally after the fetch.
+        value = refs.get(name)
         return value.decode() if value else None
 
     if version is None:
@@ -204,10 +205,8 @@ def _resolve(refs: dict, symrefs: dict, version: str | None) -> tuple[str | None
     if _HEX.match(version):
         lowered = version.lower()
         for name, value in refs.items():
-            if value and value.decode().startswith(lowered) and not name.endswith(b"^{}"):
-                peeled = tip(name)
-                if peeled and peeled.startswith(lowered):
-                    return peeled, version, True
+            if value and value.decode().startswith(lowered):
+                return tip(name.removesuffix(b"^{}")), version, True
         if len(lowered) == 40:
             return lowered, version, True
         return None, version, True
@@ -296,7 +295,9 @@ class _Entry:
 
         def determine_wants(refs, depth=None):
             sha, name, exact = _resolve(refs, {}, opts.version)
-            resolved.update(sha=sha, name=name, exact=exact, wanted=False)
+            tips = {value.decode() for value in refs.values() if value}
+            # A commit id that no ref points at: servers may refuse it ("not our ref").
+            resolved.update(sha=sha, name=name, exact=exact, wanted=False, by_id=bool(sha) and sha not in tips)
             if sha is None:
                 return []
             if sha.encode() in repo.object_store and not self.needs_deepen(repo):
@@ -320,8 +321,10 @@ class _Entry:
             except _VersionNotFound:
                 raise
             except Exception as exc:
-                if "not our ref" in str(exc) or "upload-pack: not our" in str(exc):
-                    resolved["sha"] = None  # the server will not serve a bare commit id: fetch fully
+                if resolved.get("by_id"):
+                    # The server would not serve a bare commit id: fetch fully and look it up.
+                    self.progress(f"fetching {opts.version} by id failed ({type(exc).__name__}); trying a full fetch")
+                    resolved["sha"] = None
                 elif is_remote_error(exc):
                     raise _RemoteFailure(describe_remote_error(exc, self.remote, opts.timeout)) from exc
                 else:

@@ -47,6 +47,19 @@ def _template(plugin, value, option):
     return result
 
 
+def fail_the_run() -> None:
+    """Make the inventory manager fail the run when this source fails.
+
+    By default Ansible only warns about a source no plugin could parse and goes on with an empty
+    inventory: for a Git outage or a typo that would run playbooks against no hosts (or make AWX
+    import an empty inventory). The manager reads this setting right after the source's plugins
+    have all failed, so it turns our error into the run's error.
+    """
+    from ansible import constants as C
+
+    C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+
+
 def read_settings(plugin, force_sync: bool) -> Settings:
     opt = plugin.get_option
     url = _template(plugin, opt("url"), "url")
