@@ -76,8 +76,11 @@ class Ansible:
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_LOCAL_TEMP": os.path.join(self.home, "tmp"),
             "ANSIBLE_HOST_KEY_CHECKING": "0",
+            # local hosts run modules with this interpreter, not whatever discovery finds first
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "PATH": BIN + os.pathsep + env.get("PATH", ""),
             "PYTHONWARNINGS": "default",
+            "COLUMNS": "2000",  # ansible-core 2.16 wraps warnings at the terminal width
         })
         env.pop("ANSIBLE_CONFIG", None)
         env.update(extra or {})

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, locking, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import (
     TransportOptions,
     make_client,
@@ -55,6 +55,15 @@ class _VersionNotFound(Exception):
     """The remote answered, and it has no such version."""
 
 
+class _Damaged(Exception):
+    """The mirror does not hold what the last good sync left in it."""
+
+
+# Errors that say the disk cannot take more: never a reason to wipe anything.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 @dataclass
 class SyncOptions:
     url: str
@@ -66,6 +75,7 @@ class SyncOptions:
     refresh_interval: float = 0
     on_sync_failure: str = "fail"
     force: bool = False  # ignore refresh_interval (--flush-cache, meta: refresh_inventory)
+    cache_max_age: float = 30  # days an unused version or entry is kept (0: forever)
     username: str | None = None
     password: str | None = None
     transport: TransportOptions = field(default_factory=TransportOptions)
@@ -123,6 +133,13 @@ def _read_json(path: str) -> dict | None:
         return data if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def version_key(version: str | None) -> str:
@@ -247,24 +264,46 @@ class _Entry:
             if not os.path.isdir(sub) or os.path.islink(sub):
                 trees.remove_tree(sub)
                 os.mkdir(sub, 0o700)
-        self.remove_leftovers()
+        removed = self.remove_leftovers()
+        if removed:
+            shown = ", ".join(sorted(removed)[:6]) + (f" and {len(removed) - 6} more" if len(removed) > 6 else "")
+            self.warn(f"removed what an interrupted run left in the cache entry {self.path}: {shown}")
 
-    def remove_leftovers(self) -> None:
-        """Temp files of dead writers: safe to remove, the exclusive lock proves they are gone."""
+    def remove_leftovers(self) -> list[str]:
+        """Remove the temp files of dead writers and return their names.
+
+        Safe only with the exclusive lock held: it proves that their writers are gone.
+        """
+        removed = []
+
+        def drop(path: str) -> None:
+            trees.remove_tree(path)
+            removed.append(os.path.relpath(path, self.path))
+
         for directory in (self.path, self.trees, self.state_dir):
-            for name in os.listdir(directory):
+            for name in _listdir(directory):
                 if name.startswith("tmp-") or ".tmp-" in name:
-                    trees.remove_tree(os.path.join(directory, name))
-        pack_dir = os.path.join(self.mirror, "objects", "pack")
-        if os.path.isdir(pack_dir):
-            for name in os.listdir(pack_dir):
-                if name.startswith("tmp_pack_") or name.startswith("incoming-"):
-                    trees.remove_tree(os.path.join(pack_dir, name))
-        if os.path.isdir(self.mirror):
-            for dirpath, _dirs, files in os.walk(self.mirror):
-                for name in files:
-                    if name.endswith(".lock"):
-                        os.unlink(os.path.join(dirpath, name))
+                    drop(os.path.join(directory, name))
+        if not os.path.isdir(self.mirror) or os.path.islink(self.mirror):
+            return removed
+        objects = os.path.join(self.mirror, "objects")
+        pack_dir = os.path.join(objects, "pack")
+        # dulwich spools a fetched pack to objects/tmp_pack_* (thin packs) or pack/tmp*.pack, renames
+        # the pack in and only then writes its index: a kill in between leaves a pack without one.
+        for name in _listdir(objects):
+            if name.startswith(("tmp_pack_", "incoming-")):
+                drop(os.path.join(objects, name))
+        names = set(_listdir(pack_dir))
+        for name in sorted(names):
+            stem, ext = os.path.splitext(name)
+            orphan = (ext == ".pack" and stem + ".idx" not in names) or (ext == ".idx" and stem + ".pack" not in names)
+            if name.startswith(("tmp", "incoming-")) or orphan:
+                drop(os.path.join(pack_dir, name))
+        for dirpath, _dirs, files in os.walk(self.mirror):
+            for name in files:
+                if name.endswith(".lock"):
+                    drop(os.path.join(dirpath, name))
+        return removed
 
     # -- the mirror ---------------------------------------------------------------------------
     def open_mirror(self):
@@ -286,11 +325,45 @@ class _Entry:
         os.mkdir(path, 0o700)
         return Repo.init_bare(path)
 
+    @property
+    def version_ref(self) -> bytes:
+        return b"refs/heads/v-" + version_key(self.opts.version).encode()
+
+    def check_mirror(self, repo, synced_before: bool) -> None:
+        """Raise _Damaged unless the mirror still holds what the last good sync of this version left.
+
+        A few reads, so it runs every time: a deleted pack, a truncated object or a lost ref would
+        otherwise go unnoticed until a later commit needs the missing objects.
+        """
+        head = repo.refs.read_ref(b"HEAD")
+        if not head or not head.startswith(b"ref: refs/"):
+            raise _Damaged("its HEAD is not a symbolic ref")
+        if not synced_before:
+            return
+        tip = repo.refs.read_ref(self.version_ref)
+        if not tip or not _HEX.match(tip.decode("ascii", "replace")) or len(tip) != 40:
+            raise _Damaged(f"the ref {self.version_ref.decode()} of the last good sync is missing")
+        try:
+            commit = repo[tip]
+            repo[commit.tree]
+        except KeyError:
+            raise _Damaged(f"the commit {tip.decode()[:12]} of the last good sync is missing") from None
+
     def fetch(self, repo) -> tuple[str, str, bool]:
         """Fetch the configured version into repo; return (commit, display name, downloaded)."""
+        client, path, protocol = make_client(self.remote, self.opts.transport)
+        try:
+            return self._fetch_with(client, path, protocol, repo)
+        finally:
+            # HTTP pools hold sockets: an unclosed one warns at interpreter exit.
+            client.close()
+            pool = getattr(client, "pool_manager", None)
+            if pool is not None:
+                pool.clear()
+
+    def _fetch_with(self, client, path, protocol, repo) -> tuple[str, str, bool]:
         opts = self.opts
         outer_repo = repo
-        client, path, protocol = make_client(self.remote, opts.transport)
         resolved: dict = {}
 
         def determine_wants(refs, depth=None):
@@ -313,22 +386,17 @@ class _Entry:
         elif opts.version is None:
             ref_prefix = [b"HEAD"]
         depth = opts.depth if opts.depth and opts.depth > 0 else None
-        with socket_timeout(opts.timeout):
-            try:
-                result = client.fetch(path, repo, determine_wants=determine_wants, depth=depth,
-                                      ref_prefix=ref_prefix, protocol_version=protocol,
-                                      progress=self._progress_bytes)
-            except _VersionNotFound:
+        result = None
+        try:
+            result = self.call_remote(lambda: client.fetch(
+                path, repo, determine_wants=determine_wants, depth=depth, ref_prefix=ref_prefix,
+                protocol_version=protocol, progress=self._progress_bytes))
+        except _RemoteFailure as exc:
+            if not resolved.get("by_id"):
                 raise
-            except Exception as exc:
-                if resolved.get("by_id"):
-                    # The server would not serve a bare commit id: fetch fully and look it up.
-                    self.progress(f"fetching {opts.version} by id failed ({type(exc).__name__}); trying a full fetch")
-                    resolved["sha"] = None
-                elif is_remote_error(exc):
-                    raise _RemoteFailure(describe_remote_error(exc, self.remote, opts.timeout)) from exc
-                else:
-                    raise
+            # The server would not serve a bare commit id: fetch fully and look it up.
+            self.progress(f"fetching {opts.version} by id failed ({exc}); trying a full fetch")
+            resolved["sha"] = None
         sha = resolved.get("sha")
         downloaded = bool(resolved.get("wanted"))
         if sha is None:
@@ -347,7 +415,7 @@ class _Entry:
                 obj = repo[obj.object[1]]
             if obj.type_name != b"commit":
                 raise _VersionNotFound(f"version {opts.version!r} does not name a commit")
-            repo.refs[b"refs/heads/v-" + version_key(opts.version).encode()] = obj.id
+            repo.refs[self.version_ref] = obj.id
         finally:
             if repo is not outer_repo:
                 repo.close()
@@ -365,14 +433,9 @@ class _Entry:
         tmp = os.path.join(self.path, f"tmp-full-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         repo = self.new_mirror(tmp)
         try:
-            with socket_timeout(self.opts.timeout):
-                try:
-                    client.fetch(path, repo, determine_wants=repo.object_store.determine_wants_all,
-                                 protocol_version=protocol, progress=self._progress_bytes)
-                except Exception as exc:
-                    if is_remote_error(exc):
-                        raise _RemoteFailure(describe_remote_error(exc, self.remote, self.opts.timeout)) from exc
-                    raise
+            self.call_remote(lambda: client.fetch(
+                path, repo, determine_wants=repo.object_store.determine_wants_all,
+                protocol_version=protocol, progress=self._progress_bytes))
             matches = [m.decode() for m in repo.object_store.iter_prefix(version.lower().encode())]
             commits = [m for m in matches if repo[m.encode()].type_name in (b"commit", b"tag")]
             if not commits:
@@ -382,6 +445,7 @@ class _Entry:
                 )
             if len(commits) > 1:
                 raise _VersionNotFound(f"version {version!r} is ambiguous: it matches {', '.join(sorted(commits)[:5])}")
+            self.keep_version_refs(repo)
             repo.close()
             trees.remove_tree(self.mirror)
             os.rename(tmp, self.mirror)
@@ -390,6 +454,37 @@ class _Entry:
             trees.remove_tree(tmp)
             raise
         return commits[0]
+
+    def keep_version_refs(self, new_repo) -> None:
+        """Carry the other versions' refs over to a replacement mirror (check_mirror expects them)."""
+        from dulwich.repo import Repo
+
+        try:
+            with Repo(self.mirror) as old:
+                refs = old.refs.as_dict(b"refs/heads/")
+        except Exception:  # noqa: BLE001 - a damaged old mirror has nothing worth keeping
+            return
+        for name, sha in refs.items():
+            if name.startswith(b"v-") and sha in new_repo.object_store:
+                new_repo.refs[b"refs/heads/" + name] = sha
+
+    def call_remote(self, call):
+        """Run one network call under the timeout; a remote failure becomes _RemoteFailure.
+
+        The original exception is not kept (not even as __cause__): its traceback pins the
+        connection's socket until interpreter exit, which then warns about it.
+        """
+        message = None
+        try:
+            with socket_timeout(self.opts.timeout):
+                return call()
+        except _VersionNotFound:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sorted into remote or local failures right here
+            if not is_remote_error(exc):
+                raise
+            message = describe_remote_error(exc, self.remote, self.opts.timeout)
+        raise _RemoteFailure(message)
 
     def _progress_bytes(self, data: bytes) -> None:
         text = data.decode("utf-8", "replace").strip()
@@ -411,6 +506,31 @@ class _Entry:
 
     def tree_usable(self, commit: str) -> bool:
         return trees.verify_tree(self.trees, commit) is None
+
+    def restore_tree(self, commit: str) -> bool:
+        """Make the checkout of commit usable again from the mirror alone (no network)."""
+        if self.tree_usable(commit):
+            return True
+        try:
+            from dulwich.repo import Repo
+
+            with Repo(self.mirror) as repo:
+                if commit.encode() not in repo.object_store:
+                    return False
+                self.warn(f"the cached checkout of {commit[:12]} was missing or changed on disk; "
+                          "rebuilding it from the cached mirror")
+                trees.build_tree(repo, commit, self.trees)
+        except Exception:  # noqa: BLE001 - a damaged mirror just means there is nothing to fall back on
+            self.clean_up_after_failure()
+            return False
+        return self.tree_usable(commit)
+
+    def clean_up_after_failure(self) -> None:
+        """A failed sync leaves no temp files behind (they could fill the disk)."""
+        try:
+            self.remove_leftovers()
+        except OSError:
+            pass
 
 
 def _pin_tree(entry: _Entry, commit: str) -> int:
@@ -438,21 +558,47 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
     try:
         _private_dir(root)
         entry = _Entry(root, remote, opts, warn, progress)
-        _private_dir(entry.path)
-        with locking.EntryLock(entry.path, opts.lock_timeout, entry.path):
-            checkout = _sync_locked(entry)
+        _entry_dir(entry.path, warn)
+        with locking.EntryLock(entry.path, opts.lock_timeout, f"{entry.path} ({remote.safe_url})"):
+            try:
+                checkout = _sync_locked(entry)
+            except BaseException:
+                entry.clean_up_after_failure()
+                raise
             checkout.lock_fd = _pin_tree(entry, checkout.commit)
+            cache_gc.collect(entry.path, entry.state_file, opts.cache_max_age, warn, progress)
             return checkout
+    except SyncError:
+        raise
     except locking.LockTimeout as exc:
         raise SyncError(str(exc)) from None
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise SyncError(f"no space left in the cache ({root}) while syncing {remote.safe_url}; "
-                            "free some space or set 'cache_dir'. The last good checkout was kept.") from None
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise SyncError(f"cannot write the cache ({redact(str(exc), remote.secrets)}); "
+        detail = redact(str(exc), remote.secrets)
+        if exc.errno in _DISK_FULL:
+            raise SyncError(f"cannot sync {remote.safe_url}: the cache in {root} cannot grow ({detail}); free some "
+                            "space or set 'cache_dir'. The last good checkout, if any, is unchanged.") from None
+        if exc.errno in _NOT_WRITABLE:
+            raise SyncError(f"cannot write the cache ({detail}); "
                             "set 'cache_dir' (or ANSIBLE_VCS_INVENTORY_CACHE_DIR) to a writable directory") from None
-        raise
+        raise SyncError(f"cannot sync {remote.safe_url} with the cache in {root}: {detail}") from None
+    except Exception as exc:  # noqa: BLE001 - a job gets one clear line, not a traceback
+        raise SyncError(f"cannot sync {remote.safe_url}: {type(exc).__name__}: "
+                        f"{redact(str(exc), remote.secrets)}") from None
+
+
+def _entry_dir(path: str, warn: Callable[[str], None]) -> None:
+    """Create the entry directory; something else in its place is removed, never a directory.
+
+    This runs before the entry's lock can be taken, so it must not remove a directory that a
+    parallel run may have just created and locked.
+    """
+    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
+        try:
+            os.unlink(path)
+            warn(f"the cache entry {path} was not a directory; replacing it")
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+    _private_dir(path)
 
 
 def _sync_locked(entry: _Entry) -> Checkout:
@@ -490,6 +636,8 @@ def _fetch_and_build(entry: _Entry, last_commit: str | None) -> tuple[str, str, 
         repo = None
         try:
             repo = entry.open_mirror() if attempt == 1 else entry.new_mirror()
+            if attempt == 1:
+                entry.check_mirror(repo, synced_before=last_commit is not None)
             commit, name, fetched = entry.fetch(repo)
             if entry.mirror_replaced:
                 repo.close()
@@ -498,8 +646,10 @@ def _fetch_and_build(entry: _Entry, last_commit: str | None) -> tuple[str, str, 
             return commit, name, fetched
         except (_RemoteFailure, _VersionNotFound, trees.UnsafeTree, SyncError):
             raise
+        except _Damaged as exc:
+            entry.warn(f"the cache entry {entry.path} was damaged ({exc}); rebuilding it")
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS) or attempt == 2:
+            if exc.errno in _DISK_FULL + _NOT_WRITABLE or attempt == 2:
                 raise
             entry.warn(f"the cache entry {entry.path} was damaged ({type(exc).__name__}: "
                        f"{redact(str(exc), entry.remote.secrets)}); rebuilding it")
@@ -518,7 +668,9 @@ def _fetch_and_build(entry: _Entry, last_commit: str | None) -> tuple[str, str, 
 def _fallback(entry: _Entry, state: dict | None, reason: str) -> Checkout:
     opts = entry.opts
     last = state.get("commit") if state else None
-    if opts.on_sync_failure == "use_cache" and last and entry.tree_usable(last):
+    if not isinstance(last, str) or not _HEX.match(last) or len(last) != 40:
+        last = None
+    if opts.on_sync_failure == "use_cache" and last and entry.restore_tree(last):
         age = time.time() - float(state.get("synced_at", 0))
         entry.warn(f"using the cached commit {last[:12]} of {entry.remote.safe_url}, last synced "
                    f"{_human_age(age)} ago, because the sync failed: {reason}")

@@ -79,7 +79,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     depth = opt("depth")
     if depth is None or depth < 0:
         raise AnsibleParserError(f"the option 'depth' must be 0 (full history) or a positive number, got {depth!r}")
-    for name in ("timeout", "lock_timeout", "refresh_interval"):
+    for name in ("timeout", "lock_timeout", "refresh_interval", "cache_max_age"):
         if opt(name) is not None and opt(name) < 0:
             raise AnsibleParserError(f"the option '{name}' must not be negative, got {opt(name)!r}")
     transport = TransportOptions(
@@ -90,7 +90,8 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     sync_opts = SyncOptions(
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
-        force=force_sync, username=opt("username"), password=opt("password"), transport=transport,
+        force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
+        transport=transport,
     )
     return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"),
                     cache_max_age=opt("cache_max_age"))
@@ -180,10 +181,14 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
     sources = getattr(plugin, "_vcs_vars_sources", [])
     for name in added:
         host = inventory.get_host(name)
-        variables = combine_vars(_group_vars(host), host.get_vars())
+        # The order ansible.builtin.constructed uses: every group var (inline, then group_vars/) under
+        # every host var (inline, then host_vars/), so an inline host var beats group_vars/.
+        group_vars = _group_vars(host)
+        host_vars = host.get_vars()
         if sources:
-            variables = combine_vars(variables, get_vars_from_inventory_sources(plugin.loader, sources, host.get_groups(), "all"))
-            variables = combine_vars(variables, get_vars_from_inventory_sources(plugin.loader, sources, [host], "all"))
+            group_vars = combine_vars(group_vars, get_vars_from_inventory_sources(plugin.loader, sources, host.get_groups(), "all"))
+            host_vars = combine_vars(host_vars, get_vars_from_inventory_sources(plugin.loader, sources, [host], "all"))
+        variables = combine_vars(group_vars, host_vars)
         plugin._set_composite_vars(opt("compose"), variables, name, strict=strict)
         plugin._add_host_to_composed_groups(opt("groups"), variables, name, strict=strict)
         plugin._add_host_to_keyed_groups(opt("keyed_groups"), variables, name, strict=strict)
@@ -191,6 +196,8 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
 
 def _plain(value: str):
     """Our own audit strings hold no templates: show them as plain strings (2.19 marks untrusted ones)."""
+    if isinstance(value, str):
+        value = str.__str__(value)  # an option rendered from a lookup comes back unsafe on 2.16
     try:
         from ansible.template import trust_as_template
     except ImportError:  # ansible-core < 2.19: every plain string is already shown as such
