@@ -136,6 +136,7 @@ options:
     description:
       - Password or token for HTTP(S) authentication. Never shown, logged or written to the cache.
     type: str
+    secret: true
     env:
       - name: ANSIBLE_VCS_INVENTORY_PASSWORD
     version_added: 0.1.0

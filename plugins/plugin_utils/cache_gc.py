@@ -15,7 +15,7 @@ this module takes them away again, always with the lock that proves nobody else 
 - whole entries of other remotes that no run used for cache_max_age days, when no process holds
   their lock or reads one of their checkouts.
 
-Last use is the modification time of the entry directory or its entry.json, whichever is newer:
+Last use is the modification time of the entry's entry.json or lock.owner, whichever is newer:
 every run takes the entry lock (which rewrites lock.owner) and touches entry.json, also inside
 refresh_interval, where nothing else is written. A state file's own time is its version's last use.
 
@@ -24,11 +24,12 @@ No Ansible imports here. Tidying never fails a sync that succeeded: problems bec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import locking, trees
 
@@ -53,18 +54,28 @@ def collect(entry_path: str, state_file: str, max_age_days: float, warn: Callabl
     run returns must already be pinned, or be named by a state file.
     """
     now = time.time()
+    max_age_days = float(max_age_days or 0)
     mark_used(entry_path, state_file, now)
+    mirror = os.path.join(entry_path, "mirror.git")
+    live_keys = None  # unknown: keep every ref
     try:
         live_keys, keep = _expire_versions(os.path.join(entry_path, "state"), state_file, max_age_days, now, progress)
         remove_unused_trees(os.path.join(entry_path, "trees"), keep, progress)
-        consolidate_packs(os.path.join(entry_path, "mirror.git"), live_keys, progress)
-    except Exception as exc:  # a damaged mirror shows as many types; the next sync repairs it
+    except Exception as exc:
         warn(f"could not tidy the cache entry {entry_path} (the inventory itself was synced): "
              f"{type(exc).__name__}: {exc}")
     try:
+        consolidate_packs(mirror, live_keys, progress)
+    except Exception as exc:  # a damaged mirror shows as many types (KeyError, ChecksumMismatch, zlib.error, ...)
+        # The checkouts hold all a run reads; without the mirror the next run fetches its commit
+        # again, instead of every run tripping over the same damage.
+        warn(f"could not consolidate the packs of {mirror} ({type(exc).__name__}: {exc}); "
+             "removing it, the next run fetches again")
+        trees.remove_tree(mirror)
+    try:
         prune_stale_entries(os.path.dirname(entry_path), entry_path, max_age_days, now, progress)
-    except OSError as exc:
-        warn(f"could not prune unused cache entries in {os.path.dirname(entry_path)}: {exc}")
+    except Exception as exc:
+        warn(f"could not prune unused cache entries in {os.path.dirname(entry_path)}: {type(exc).__name__}: {exc}")
 
 
 def mark_used(entry_path: str, state_file: str, now: float | None = None) -> None:
@@ -76,10 +87,20 @@ def mark_used(entry_path: str, state_file: str, now: float | None = None) -> Non
 
 
 def last_use(entry_path: str) -> float:
+    """When a run last took this entry: every run rewrites lock.owner and touches entry.json.
+
+    An entry with neither is being created right now (or was left so by a crash): its directory's
+    own time is the best there is, and it is new in the first case.
+    """
     times = []
-    for path in (entry_path, os.path.join(entry_path, "entry.json")):
+    for name in ("entry.json", "lock.owner"):
         try:
-            times.append(os.lstat(path).st_mtime)
+            times.append(os.lstat(os.path.join(entry_path, name)).st_mtime)
+        except OSError:
+            pass
+    if not times:
+        try:
+            times.append(os.lstat(entry_path).st_mtime)
         except OSError:
             pass
     return max(times, default=0.0)
@@ -93,8 +114,6 @@ def _expired(mtime: float, max_age_days: float, now: float) -> bool:
 def _expire_versions(state_dir: str, current: str, max_age_days: float, now: float,
                      progress: Callable[[str], None]) -> tuple[set[str], set[str]]:
     """Drop the states of versions unused for too long; return (live version keys, commits to keep)."""
-    import json
-
     live, keep = set(), set()
     for name in os.listdir(state_dir):
         path = os.path.join(state_dir, name)
@@ -157,11 +176,12 @@ def _loose_dirs(objects_dir: str) -> list[str]:
 
 
 def consolidate_packs(mirror: str, live_keys: set[str] | None, progress: Callable[[str], None],
-                      limit: int = PACK_LIMIT) -> bool:
+                      limit: int | None = None) -> bool:
     """Drop the refs of forgotten versions; past limit packs, repack into one. Return whether it repacked.
 
     live_keys None keeps every ref (a mirror not managed through state files).
     """
+    limit = PACK_LIMIT if limit is None else limit
     objects_dir = os.path.join(mirror, "objects")
     pack_dir = os.path.join(objects_dir, "pack")
     stale_refs = _stale_version_refs(mirror, live_keys)
@@ -273,6 +293,7 @@ def _remove_entry(root: str, path: str, max_age_days: float, now: float, progres
             return False
         trash = os.path.join(root, f"{TRASH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
         os.rename(path, trash)
+        os.utime(trash)  # fresh, so no other run takes it for a remover's leftover while this one works
     finally:
         locking.release(fd)
     progress(f"removed the cache entry {path}: unused for over {max_age_days:g} days")
@@ -299,5 +320,5 @@ def _remove_old_trash(path: str, now: float) -> None:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    if now - max(st.st_mtime, st.st_ctime) > TRASH_GRACE:
+    if now - st.st_mtime > TRASH_GRACE:
         trees.remove_tree(path)

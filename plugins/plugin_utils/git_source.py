@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import Group
+from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, parsed_cache, repo_trust
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
 
 __metaclass__ = type
 
@@ -43,7 +45,11 @@ def _template(plugin, value, option):
         templar.available_variables = plugin._vars or {}
         result = templar.template(value)
     except Exception as exc:
-        raise AnsibleParserError(f"cannot render the option '{option}' ({value!r}): {exc}") from exc
+        # The url may carry credentials: never quote it unredacted, and drop the cause, which 2.19
+        # shows together with the source line the template came from.
+        secrets = [plugin.get_option("password") or ""]
+        shown = redact(str(value), secrets)
+        raise AnsibleParserError(f"cannot render the option '{option}' ({shown!r}): {redact(str(exc), secrets)}") from None
     return result
 
 
@@ -146,9 +152,16 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
         fulls.append(full)
     parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache)
     guard = repo_trust.untrusted_inventory(inventory, plugin.display) if not settings.trust_repo else None
-    for full in fulls:
-        parser.inventory = guard or inventory
-        parser.load(full, checkout.path)
+
+    def parse() -> None:
+        for full in fulls:
+            parser.inventory = guard or inventory
+            parser.load(full, checkout.path)
+
+    # A rerun of the same commit with the same options replays the stored parse instead.
+    shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
+             "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin)}
+    parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
     new_groups = [name for name in inventory.groups if name not in groups_before]
     manager = inventory_loading.find_inventory_manager(inventory) if settings.trust_repo else None
@@ -171,12 +184,26 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         "git_inventory_commit": _plain(checkout.commit),
         "git_inventory_stale": checkout.stale,
     }
+    raw = repo_trust.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
     for name in added:
         for key, value in audit.items():
-            inventory.set_variable(name, key, value)
+            raw.set_variable(name, key, value)
     opt = plugin.get_option
     if not (opt("compose") or opt("groups") or opt("keyed_groups")):
         return
+    if settings.trust_repo:
+        _construct(plugin, inventory, added)
+        return
+    # Composed values and keyed group names come from the repo's values: they get the same guard.
+    plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
+    try:
+        _construct(plugin, inventory, added)
+    finally:
+        plugin.inventory = inventory
+
+
+def _construct(plugin, inventory, added: list[str]) -> None:
+    opt = plugin.get_option
     strict = opt("strict")
     sources = getattr(plugin, "_vcs_vars_sources", [])
     for name in added:
@@ -195,9 +222,16 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
 
 
 def _plain(value: str):
-    """Our own audit strings hold no templates: show them as plain strings (2.19 marks untrusted ones)."""
-    if isinstance(value, str):
-        value = str.__str__(value)  # an option rendered from a lookup comes back unsafe on 2.16
+    """Show an audit string as a plain string (2.19 marks untrusted ones), and never render it.
+
+    The version may be the name of the remote's HEAD branch, which whoever runs the remote chooses;
+    one that looks like a template stays unsafe/untrusted on every core, whatever trust_repo says.
+    """
+    if not isinstance(value, str):
+        return value
+    value = str.__str__(value)  # an option rendered from a lookup comes back unsafe on 2.16
+    if repo_trust.looks_like_template(value):
+        return wrap_var(value)
     try:
         from ansible.template import trust_as_template
     except ImportError:  # ansible-core < 2.19: every plain string is already shown as such

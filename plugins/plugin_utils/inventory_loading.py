@@ -165,9 +165,18 @@ class CheckoutLoader:
 # -- group_vars/ and host_vars/ through Ansible's own vars plugins ---------------------------------
 
 class VarsSource(str):
-    """An inventory manager source entry that only carries vars (group_vars/, host_vars/)."""
+    """An inventory manager source entry that only carries vars (group_vars/, host_vars/).
+
+    It is false in a boolean test: the manager's parse loop skips false entries (`if source:`), so
+    a checkout path is never parsed as an inventory source (which would run its executables as
+    script inventories), even when an entry outlives the parse that registered it. The vars
+    plugins read every entry of the list whatever its truth value.
+    """
 
     owner: str = ""
+
+    def __bool__(self) -> bool:
+        return False
 
 
 _KNOWN_SOURCE_LISTS: list = []

@@ -42,12 +42,32 @@ def try_lock(path: str, shared: bool = False) -> int | None:
     return fd
 
 
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # kill() would address a process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
 def release(fd: int | None) -> None:
     if fd is not None:
         try:
             os.close(fd)  # closing the descriptor releases the flock
         except OSError:
             pass
+
+
+def _still_at(fd: int, path: str) -> bool:
+    try:
+        held, current = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
 
 
 class EntryLock:
@@ -65,18 +85,28 @@ class EntryLock:
             with open(self.owner_path, encoding="utf-8") as handle:
                 info = json.load(handle)
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
-            return f"held by pid {info['pid']} on host {info['host']} since {since}"
-        except (OSError, ValueError, KeyError, TypeError):
+            pid, host = int(info["pid"]), str(info["host"])
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
             return "holder unknown"
+        if host == socket.gethostname() and not _alive(pid):
+            # The note outlived its writer; whoever holds the lock now has not written one yet.
+            return "holder unknown"
+        return f"held by pid {pid} on host {host} since {since}"
 
     def __enter__(self) -> EntryLock:
         deadline = time.monotonic() + max(self.timeout, 0)
         delay = 0.01
         while True:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             fd = try_lock(self.path)
             if fd is not None:
-                self.fd = fd
-                break
+                if _still_at(fd, self.path):
+                    self.fd = fd
+                    break
+                # The entry was pruned (renamed away) between our open() and flock(): the lock we
+                # hold guards a directory that is going away. Take the lock of the new one instead.
+                release(fd)
+                continue
             if time.monotonic() >= deadline:
                 raise LockTimeout(
                     f"timed out after {self.timeout:g}s waiting for the lock on cache entry {self.what} "
@@ -85,7 +115,8 @@ class EntryLock:
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
         try:
-            tmp = f"{self.owner_path}.{os.getpid()}.tmp"
+            # ".tmp-" marks it as a temp file that the entry's cleanup may remove after a crash.
+            tmp = f"{self.owner_path}.tmp-{os.getpid()}"
             with open(tmp, "w", encoding="utf-8") as handle:
                 json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, handle)
             os.replace(tmp, self.owner_path)

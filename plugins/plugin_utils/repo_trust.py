@@ -12,32 +12,53 @@ from __future__ import annotations
 import os
 import re
 
+from ansible.errors import AnsibleParserError
 from ansible.utils.unsafe_proxy import wrap_var
 
 __metaclass__ = type
 
-# The one list of variables that run programs on the controller (documented in docs/security.md).
+# The one list of variables that make the controller run programs even when nothing is templated
+# (documented in docs/trust.md). They name a program, its arguments, or a file that names one.
 RUNS_PROGRAMS = re.compile(
-    r"^ansible_("
-    r"ssh_common_args|ssh_extra_args|scp_extra_args|sftp_extra_args|ssh_args"
-    r"|\w+_args"  # any connection/become plugin's extra arguments
-    r"|\w+_exe|\w+_executable"  # ansible_become_exe, ansible_ssh_executable, ansible_shell_executable, ...
-    r"|\w*_interpreter"  # ansible_python_interpreter, ansible_<lang>_interpreter
-    r"|\w*proxy_command|\w*_command"  # ansible_paramiko_proxy_command, ...
-    r"|become_flags|\w+_flags"
+    r"^ansible_(?:"
+    r"\w+_args"  # ssh_common_args (-o ProxyCommand=...), ssh_extra_args, scp/sftp_extra_args, ssh_args, ...
+    r"|\w+_exe|\w+_executable"  # become_exe, ssh_executable, scp/sftp_executable, shell_executable, ...
+    r"|\w*_interpreter"  # python_interpreter, <language>_interpreter
+    r"|\w*_command|\w*_cmd"  # paramiko_proxy_command, winrm_kinit_cmd, ...
+    r"|\w*_flags"  # become_flags, sudo_flags, ...
+    r"|\w*ssh_config"  # netconf_ssh_config: an ssh config file can hold a ProxyCommand
+    r"|\w*pkcs11_provider"  # ssh_pkcs11_provider: a shared library ssh loads
     r")$"
 )
-# ansible_connection is dropped unless it names a remote transport.
+# ansible_connection is dropped unless it names a remote transport (local runs on the controller).
 REMOTE_CONNECTIONS = {
-    "ssh", "paramiko", "paramiko_ssh", "winrm", "psrp",
+    "ssh", "smart", "paramiko", "paramiko_ssh", "winrm", "psrp",
     "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh", "ansible.builtin.winrm", "ansible.builtin.psrp",
 }
 
 
 def runs_programs(name: str, value) -> bool:
+    """Whether the variable name=value from the repository would make the controller run a program."""
     if name == "ansible_connection":
         return str(value) not in REMOTE_CONNECTIONS
     return bool(RUNS_PROGRAMS.match(name))
+
+
+TEMPLATE_MARKS = ("{{", "{%", "{#")
+
+
+def looks_like_template(value) -> bool:
+    return isinstance(value, str) and any(mark in value for mark in TEMPLATE_MARKS)
+
+
+def raw_inventory(inventory):
+    """The InventoryData itself, under ansible-core 2.19's per-source wrapper.
+
+    That wrapper tags every string it stores as trusted when the plugin that first set a variable
+    in this inventory was trusted by default (the TOML plugin is): the choice is cached on the
+    InventoryData, so it outlives that source. Values that must stay untrusted are stored past it.
+    """
+    return getattr(inventory, "__wrapped__", inventory)
 
 
 class _UntrustedInventory:
@@ -62,7 +83,24 @@ class _UntrustedInventory:
                 "would make the controller run a program"
             )
             return
-        self._inner.set_variable(entity, varname, wrap_var(value))
+        raw_inventory(self._inner).set_variable(entity, varname, wrap_var(value))
+
+    # ansible-core 2.16 renders a template in a host or group name (inventory_hostname, group_names).
+    def add_host(self, host, group=None, port=None):
+        _refuse_template_name("host", host)
+        return self._inner.add_host(host, group, port)
+
+    def add_group(self, group):
+        _refuse_template_name("group", group)
+        return self._inner.add_group(group)
+
+
+def _refuse_template_name(kind: str, name) -> None:
+    if looks_like_template(name):
+        raise AnsibleParserError(
+            f"vcs.inventory.git: the {kind} name {str(name)!r} holds a template; trust_repo is false, so the "
+            "repository may not name hosts or groups with templates"
+        )
 
 
 def untrusted_inventory(inventory, display):

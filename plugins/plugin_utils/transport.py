@@ -13,6 +13,7 @@ import contextlib
 import os
 import shlex
 import socket
+import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -52,6 +53,39 @@ def _ssh_command(opts: TransportOptions) -> str:
     return command
 
 
+class SshClientMissing(ConnectionError):
+    """The ssh program could not be started (the remote was never reached)."""
+
+
+def _ssh_vendor():
+    from dulwich.client import SubprocessSSHVendor
+
+    class _Vendor(SubprocessSSHVendor):
+        def run_command(self, *args, **kwargs):
+            try:
+                return super().run_command(*args, **kwargs)
+            except FileNotFoundError:
+                raise SshClientMissing(
+                    "the OpenSSH client program 'ssh' is missing from PATH; SSH URLs need it (package openssh-client "
+                    "on Debian and Ubuntu, openssh-clients on Fedora and RHEL; see bindep.txt)"
+                ) from None
+
+    return _Vendor()
+
+
+def _quiet_when_unverified(manager_cls):
+    """The user turned verification off on purpose (validate_certs: false): no warning per request."""
+    from urllib3.exceptions import InsecureRequestWarning
+
+    class _Quiet(manager_cls):
+        def request(self, *args, **kwargs):  # dulwich only calls request()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+                return super().request(*args, **kwargs)
+
+    return _Quiet
+
+
 def make_client(remote: Remote, opts: TransportOptions):
     """Return (client, path, protocol_version) for a fetch from remote."""
     from dulwich.client import default_urllib3_manager, get_transport_and_path
@@ -65,9 +99,15 @@ def make_client(remote: Remote, opts: TransportOptions):
             config.set((b"http",), b"sslVerify", b"true" if opts.validate_certs else b"false")
             if opts.ca_path:
                 config.set((b"http",), b"sslCAInfo", os.path.expanduser(opts.ca_path).encode())
+        quiet = {}
+        if not opts.validate_certs:
+            import urllib3
+
+            quiet = {"pool_manager_cls": _quiet_when_unverified(urllib3.PoolManager),
+                     "proxy_manager_cls": _quiet_when_unverified(urllib3.ProxyManager)}
         kwargs["pool_manager"] = default_urllib3_manager(
             config, base_url=remote.url, timeout=opts.timeout,
-            cert_reqs=None if opts.validate_certs else "CERT_NONE",
+            cert_reqs=None if opts.validate_certs else "CERT_NONE", **quiet,
         )
         kwargs["username"] = remote.username
         kwargs["password"] = remote.password
@@ -80,6 +120,8 @@ def make_client(remote: Remote, opts: TransportOptions):
     elif remote.kind == "git":
         protocol_version = 0
     client, path = get_transport_and_path(remote.url, **kwargs)
+    if remote.kind == "ssh":
+        client.ssh_vendor = _ssh_vendor()
     return client, path, protocol_version
 
 

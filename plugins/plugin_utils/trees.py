@@ -43,6 +43,63 @@ def _valid_element(element: bytes) -> bool:
     )
 
 
+# As deep as dulwich's own walk goes (DEFAULT_MAX_TREE_DEPTH): deeper trees are an attack, not an inventory.
+MAX_TREE_DEPTH = 1280
+
+
+def _tree_entries(repo, tree_sha: bytes, prefix: bytes, commit: str) -> list[tuple[bytes, int, bytes]]:
+    """The raw entries of one tree: (path, mode, hex sha).
+
+    Parsed here, not through dulwich's Tree, which keeps entries in a dict: a crafted tree that holds
+    a name twice (a symlink "link" and a directory "link") or a name with a slash ("link/x") would be
+    merged silently, so a symlink could be followed by a path through it. git fsck refuses both.
+    """
+    def refuse(path: bytes, template: str):
+        return UnsafeTree(f"commit {commit} holds " + template.format(repr(path.decode("utf-8", "replace"))))
+
+    here = prefix.rstrip(b"/") or b"."
+    obj = repo[tree_sha]
+    if obj.type_name != b"tree":
+        raise refuse(here, "a broken tree at {}")
+    raw = obj.as_raw_string()
+    oid_len = len(tree_sha) // 2
+    entries, seen, pos = [], set(), 0
+    try:
+        while pos < len(raw):
+            space = raw.index(b" ", pos)
+            nul = raw.index(b"\0", space)
+            mode, name = int(raw[pos:space], 8), raw[space + 1:nul]
+            pos = nul + 1 + oid_len
+            if pos > len(raw):
+                raise ValueError("truncated")
+            if b"/" in name:
+                raise refuse(prefix + name, "the unsafe path {}")
+            if name in seen:
+                raise refuse(prefix + name, "the path {} twice")
+            seen.add(name)
+            entries.append((prefix + name, mode, raw[nul + 1:pos].hex().encode()))
+    except ValueError:
+        raise refuse(here, "a malformed tree at {}") from None
+    return entries
+
+
+def _walk(repo, tree_sha: bytes, commit: str):
+    """Every non-tree entry under tree_sha, depth first in tree order (a symlink before paths below it)."""
+    stack = [iter(_tree_entries(repo, tree_sha, b"", commit))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        path, mode, sha = entry
+        if stat.S_ISDIR(mode):
+            if len(stack) >= MAX_TREE_DEPTH:
+                raise UnsafeTree(f"commit {commit} nests directories deeper than {MAX_TREE_DEPTH} levels")
+            stack.append(iter(_tree_entries(repo, sha, path + b"/", commit)))
+        else:
+            yield path, mode, sha
+
+
 def _symlink_stays_inside(rel_path: str, target: str) -> bool:
     if not target or target.startswith("/") or "\0" in target:
         return False
@@ -97,8 +154,7 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
     warnings = []
     files = {}
     try:
-        for entry in repo.object_store.iter_tree_contents(tree_id):
-            raw_path, mode, sha = entry.path, entry.mode, entry.sha
+        for raw_path, mode, sha in _walk(repo, tree_id, commit):
             elements = raw_path.split(b"/")
             if not all(_valid_element(e) for e in elements):
                 raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")

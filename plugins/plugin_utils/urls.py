@@ -29,19 +29,29 @@ class Remote:
     kind: str  # https, http, git, ssh, file, local
     username: str | None = None
     password: str | None = None
+    token_user: bool = False  # the URL's user name is the token (https://TOKEN@host/...)
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.password, self.password and quote(self.password, safe="")) if s)
+        values = [self.password] + ([self.username] if self.token_user else [])
+        return tuple(dict.fromkeys(form for v in values if v for form in (v, quote(v, safe=""))))
 
 
 def parse_remote(url: str, username: str | None = None, password: str | None = None) -> Remote:
-    """Parse a remote URL; explicit username/password win over userinfo in the URL."""
+    """Parse a remote URL; for HTTP(S), explicit username/password win over userinfo in the URL."""
     if not isinstance(url, str) or not url.strip():
         raise ValueError("the option 'url' is empty: set it to the Git repository to read the inventory from")
     url = url.strip()
     if "://" in url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            # urllib's message quotes the part it choked on, which may be a piece of a password.
+            raise ValueError(
+                "the option 'url' is not a valid URL; percent-encode '/', '@', ':' and '%' inside a user name or "
+                "password, or better, move them to the options 'username' and 'password'"
+            ) from None
         scheme = parts.scheme.lower()
         if scheme not in _SCHEMES:
             raise ValueError(
@@ -51,42 +61,43 @@ def parse_remote(url: str, username: str | None = None, password: str | None = N
         url_user = unquote(parts.username) if parts.username else None
         url_password = unquote(parts.password) if parts.password is not None else None
         host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
+        if port:
+            host = f"{host}:{port}"
         if ":" in (parts.hostname or ""):  # IPv6 literal
-            host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+            host = f"[{parts.hostname}]" + (f":{port}" if port else "")
         kind = "ssh" if scheme in ("ssh", "git+ssh", "ssh+git") else scheme
-        user = username if username else url_user
-        secret = password if password else url_password
         if kind in ("http", "https"):
             # Credentials travel per call; the URL handed on carries none.
+            user = username if username else url_user
+            secret = password if password else url_password
             clean = urlunsplit((scheme, host, parts.path, parts.query, ""))
-            return Remote(clean, clean, kind, user, secret)
+            return Remote(clean, clean, kind, user, secret, token_user=bool(user and not secret and not username))
         if kind == "ssh":
-            netloc = f"{quote(user, safe='')}@{host}" if user else host
+            # username/password are HTTP(S) options: an SSH login is the URL's user (or ssh's config) with a
+            # key. A password in an ssh URL is never used, only kept to be redacted.
+            netloc = f"{quote(url_user, safe='')}@{host}" if url_user else host
             clean = urlunsplit((scheme, netloc, parts.path, "", ""))
-            return Remote(clean, clean, kind, user, secret)
-        if kind == "file":
-            clean = urlunsplit((scheme, host, parts.path, "", ""))
-            return Remote(clean, clean, kind)
+            return Remote(clean, clean, kind, url_user, url_password)
+        # git:// and file:// have no login: drop userinfo, and still keep a password to redact it.
         clean = urlunsplit((scheme, host, parts.path, "", ""))
-        return Remote(clean, clean, kind)
+        return Remote(clean, clean, kind, password=url_password)
     match = _SCP_LIKE.match(url)
     if match and not os.path.exists(url) and not re.match(r"^[A-Za-z]:[\\/]", url):
-        user = username or match.group("user")
+        # "user:secret@host:path" is no valid SSH login; keep the secret only to redact it.
+        user, _sep, secret = (match.group("user") or "").partition(":")
         netloc = f"{user}@{match.group('host')}" if user else match.group("host")
         clean = f"{netloc}:{match.group('path')}"
-        return Remote(clean, clean, "ssh", user, password)
+        return Remote(clean, clean, "ssh", user or None, secret or None)
     path = os.path.abspath(os.path.expanduser(url))
     return Remote(path, path, "local")
 
 
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """Remove userinfo passwords from any URL in text, and every known secret string."""
-    text = re.sub(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@", r"\g<scheme>", str(text))
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
+    """Remove the userinfo of any URL in text, and every known secret string."""
+    # Greedy up to the last "@" of the authority: an unencoded "@" inside a password is removed whole.
+    text = re.sub(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#]*@", r"\g<scheme>", str(text))
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):  # longest first: no partial remains
+        text = text.replace(secret, "********")
     return text
 
 

@@ -30,7 +30,7 @@ def make_handler(root, auth):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            path, _, query = self.path.partition("?")
+            path, _sep, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             env = {
@@ -50,13 +50,13 @@ def make_handler(root, auth):
             if self.headers.get("Content-Encoding"):
                 env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
             proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-            head, _, payload = proc.stdout.partition(b"\r\n\r\n")
+            head, _sep, payload = proc.stdout.partition(b"\r\n\r\n")
             status = 200
             headers = []
             for line in head.split(b"\r\n"):
                 if not line:
                     continue
-                name, _, value = line.decode("latin-1").partition(":")
+                name, _sep, value = line.decode("latin-1").partition(":")
                 if name.lower() == "status":
                     status = int(value.strip().split()[0])
                 else:

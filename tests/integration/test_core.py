@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
 from conftest import oracle, strip_audit, write_source
@@ -48,3 +45,12 @@ def test_upstream_commit_is_picked_up(ansible, upstream, http_server, tmp_path):
     listing = ansible.list(source)
     assert set(listing["web"]["hosts"]) == {"web1", "web2"}
     assert listing["_meta"]["hostvars"]["web2"]["git_inventory_commit"] == commit
+
+
+@pytest.mark.parametrize("form", ["file", "path"])
+def test_file_url_and_plain_local_path(ansible, upstream, tmp_path, form):
+    commit = upstream.commit({"hosts.yml": "all:\n  hosts:\n    local1:\n"})
+    url = f"file://{upstream.bare}" if form == "file" else upstream.bare
+    listing = ansible.list(write_source(tmp_path, url=url))
+    assert listing["_meta"]["hostvars"]["local1"]["git_inventory_commit"] == commit
+    assert listing["_meta"]["hostvars"]["local1"]["git_inventory_url"] == url

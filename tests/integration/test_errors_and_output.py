@@ -93,7 +93,7 @@ def test_rerun_with_leftovers_never_says_already_exists(ansible, upstream, git_d
     entry = next(p for p in cache.iterdir() if p.is_dir())
     (entry / "trees" / "tmp-12345-deadbeef").mkdir()  # a half-built tree of a killed run
     (entry / "trees" / "tmp-12345-deadbeef" / "hosts.yml").write_text("all:\n  hosts:\n    ghost:\n")
-    for _ in range(3):
+    for _attempt in range(3):
         proc = ansible.inventory("-i", source, "--list")
         assert proc.returncode == 0, proc.stderr
         assert "already exists" not in proc.stderr

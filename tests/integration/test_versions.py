@@ -100,3 +100,15 @@ def test_unknown_version_names_the_option(ansible, upstream, history, git_daemon
     proc = ansible.inventory("-i", write_source(tmp_path, url=git_daemon.url("inventory"), version="nope"), "--list")
     assert proc.returncode != 0
     assert "'nope'" in proc.stderr and "option 'version'" in proc.stderr
+
+
+def test_unknown_commit_id_over_a_local_path_keeps_the_cache(ansible, upstream, history, tmp_path):
+    good = write_source(tmp_path, url=upstream.bare)
+    assert hosts_of(ansible.list(good)) == {"a", "b", "c"}
+    proc = ansible.inventory("-i", write_source(tmp_path, name="bad.git.yml", url=upstream.bare, version="a" * 40),
+                             "--list")
+    assert proc.returncode != 0
+    assert "option 'version'" in "".join(proc.stderr.split()).replace("option'version'", "option 'version'")
+    assert "damaged" not in proc.stderr
+    rerun = ansible.inventory("-i", good, "--list")
+    assert rerun.returncode == 0 and "damaged" not in rerun.stderr and "WARNING" not in rerun.stderr

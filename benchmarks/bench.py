@@ -1,0 +1,248 @@
+"""`make bench`: the vcs.inventory.git performance benchmark. Public tools only, 127.0.0.1 only.
+
+Builds a synthetic inventory repository (5,000 hosts, 120 commits that each rewrite the inventory),
+serves it with `git daemon` behind byte-counting proxies (one uncapped, one capped at 100 Mbit/s),
+installs the collection from its tarball, then measures, interleaving the variants round by round
+so that a busy machine slows them alike: a warm-up round, then --runs rounds, medians reported.
+Writes docs/performance.md (from benchmarks/performance.md.in) and benchmarks/output/results.json.
+
+    python benchmarks/bench.py [--runs 5] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import report  # noqa: E402
+import synthetic_repo  # noqa: E402
+from helpers.servers import GitDaemon  # noqa: E402
+from proxy import CountingProxy  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+CAP_BITS = 100_000_000
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None  # GNU time, for a command's peak RSS
+
+
+class Bench:
+    def __init__(self, work: str, runs: int) -> None:
+        self.work = work
+        self.runs = runs
+        self.samples: dict[str, list[dict]] = {}
+        self.facts: dict = {}
+        self.home = os.path.join(work, "home")
+        os.makedirs(os.path.join(self.home, "tmp"))
+        self.collections = os.path.join(work, "collections")
+
+    # -- processes ----------------------------------------------------------------------------
+    def env(self) -> dict:
+        env = dict(os.environ, HOME=self.home, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_LOCAL_TEMP=os.path.join(self.home, "tmp"),
+                   ANSIBLE_VCS_INVENTORY_CACHE_DIR=os.path.join(self.work, "cache"),
+                   PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+        env.pop("ANSIBLE_CONFIG", None)
+        return env
+
+    def run(self, argv: list[str], stdout=subprocess.DEVNULL) -> dict:
+        """Run a process to its end: its wall time, and its peak RSS when GNU time can tell.
+
+        A child's ru_maxrss starts at its parent's size at the fork, so the peak of a command is
+        taken by GNU time (a small parent) or not reported at all.
+        """
+        wrapper = [TIME, "-f", "vcs-bench-maxrss-kb %M"] if TIME else []
+        start = time.perf_counter()
+        proc = subprocess.run(wrapper + argv, env=self.env(), cwd=self.work, stdout=stdout, stderr=subprocess.PIPE,
+                              check=False)
+        seconds = time.perf_counter() - start
+        err = proc.stderr.decode(errors="replace")
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:4])} failed ({proc.returncode}): {err[-2000:]}")
+        peak = [line.split()[-1] for line in err.splitlines() if line.startswith("vcs-bench-maxrss-kb ")]
+        return {"seconds": seconds, "maxrss_kb": int(peak[-1]) if peak else None}
+
+    def once(self, *args: str) -> dict:
+        """run_once.py in a fresh interpreter: the time it measured inside, and its own peak RSS."""
+        out = os.path.join(self.work, "once.json")
+        with open(out, "wb") as handle:
+            self.run([sys.executable, os.path.join(HERE, "run_once.py"), *args], stdout=handle)
+        with open(out, encoding="utf-8") as handle:
+            return json.loads(handle.read().strip().splitlines()[-1])
+
+    def cli_list(self, source: str, out: str) -> dict:
+        with open(out, "wb") as handle:
+            return self.run([os.path.join(BIN, "ansible-inventory"), "-i", source, "--list"], stdout=handle)
+
+    def source(self, name: str, url: str, **options) -> str:
+        path = os.path.join(self.work, f"{name}.git.yml")
+        lines = ["plugin: vcs.inventory.git", f"url: {url}", "path: inventory"]
+        lines += [f"{key}: {value}" for key, value in options.items()]
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return path
+
+    # -- measuring ----------------------------------------------------------------------------
+    def rounds(self, variants: dict) -> None:
+        """A warm-up round, then self.runs rounds; each round runs every variant once, in turn."""
+        for number in range(self.runs + 1):
+            for name, measure in variants.items():
+                sample = measure()
+                if number > 0:
+                    self.samples.setdefault(name, []).append(sample)
+
+    @staticmethod
+    def counted(proxy: CountingProxy, measure) -> dict:
+        before = proxy.snapshot()
+        sample = measure()
+        used = proxy.since(before)
+        sample.update(bytes=used["bytes_up"] + used["bytes_down"], connections=used["connections"])
+        return sample
+
+    def fresh(self, path: str) -> str:
+        shutil.rmtree(path, ignore_errors=True)
+        return path
+
+
+def install_collection(bench: Bench) -> None:
+    dist = os.path.join(bench.work, "dist")
+    galaxy = os.path.join(BIN, "ansible-galaxy")
+    bench.run([galaxy, "collection", "build", ROOT, "--output-path", dist])
+    tarball = glob.glob(os.path.join(dist, "vcs-inventory-*.tar.gz"))[0]
+    bench.run([galaxy, "collection", "install", tarball, "-p", bench.collections, "--force"])
+
+
+def scenarios(bench: Bench, bare: str, fast: CountingProxy, capped: CountingProxy) -> None:
+    work = bench.work
+    fast_url = f"git://127.0.0.1:{fast.port}/repo.git"
+    capped_url = f"git://127.0.0.1:{capped.port}/repo.git"
+    head = synthetic_repo.git("rev-parse", "refs/heads/main", cwd=bare)
+    local = os.path.join(work, "local")
+    synthetic_repo.git("clone", "-q", bare, local)
+    warm = bench.source("warm", fast_url)
+    over_cap = bench.source("capped", capped_url)
+    cold_cache = os.path.join(work, "cold-cache")
+    cold = bench.source("cold", fast_url, cache_dir=cold_cache)
+    clone = os.path.join(work, "clone")
+
+    def wipe_clone_parse(*depth: str) -> dict:
+        fetched = bench.counted(capped, lambda: bench.run(["git", "clone", "-q", *depth, capped_url,
+                                                           bench.fresh(clone)]))
+        parsed = bench.once("parse", os.path.join(clone, "inventory"))
+        return {"seconds": fetched["seconds"] + parsed["seconds"], "bytes": fetched["bytes"],
+                "maxrss_kb": max(fetched["maxrss_kb"] or 0, parsed["maxrss_kb"])}
+
+    print("cold sync and cold run", flush=True)
+    bench.rounds({
+        "cold_sync": lambda: bench.counted(fast, lambda: bench.once("sync", fast_url, bench.fresh(cold_cache))),
+        "cold_git_clone_depth1": lambda: bench.counted(fast, lambda: bench.run(
+            ["git", "clone", "-q", "--depth", "1", fast_url, bench.fresh(clone)])),
+        "cold_run": lambda: (bench.fresh(cold_cache), bench.once("parse", cold, "--commit", head))[1],
+    })
+    print("warm rerun, nothing new", flush=True)
+    listing = {name: os.path.join(work, f"{name}.json") for name in ("plugin", "local")}
+    bench.rounds({
+        "warm_plugin": lambda: bench.counted(fast, lambda: bench.once("parse", warm, "--commit", head)),
+        "warm_local": lambda: bench.once("parse", os.path.join(local, "inventory")),
+        "warm_plugin_list": lambda: bench.cli_list(warm, listing["plugin"]),
+        "warm_local_list": lambda: bench.cli_list(os.path.join(local, "inventory"), listing["local"]),
+        "warm_plugin_unstored": lambda: (
+            [shutil.rmtree(p) for p in glob.glob(os.path.join(work, "cache", "*", "parsed"))],
+            bench.once("parse", warm, "--commit", head))[1],
+    })
+    bench.facts["oracle_equal"] = report.same_inventory(listing["plugin"], listing["local"])
+    bench.facts["profile"] = os.path.join(work, "warm.prof")
+    bench.once("parse", warm, "--profile", bench.facts["profile"])
+    print("100 Mbit/s link: warm rerun vs wipe + clone + parse", flush=True)
+    bench.rounds({
+        "capped_plugin": lambda: bench.counted(capped, lambda: bench.once("parse", over_cap, "--commit", head)),
+        "capped_wipe_clone_parse": wipe_clone_parse,
+        "capped_wipe_clone_depth1_parse": lambda: wipe_clone_parse("--depth", "1"),
+    })
+    print("rerun after one small commit", flush=True)
+    upstream_work = os.path.join(work, "upstream-work")
+    counter = iter(range(1, 1000))
+
+    def after_small_commit() -> dict:
+        commit = synthetic_repo.small_commit(bare, upstream_work, next(counter))
+        return bench.counted(fast, lambda: bench.once("parse", warm, "--commit", commit))
+
+    bench.rounds({"small_commit": after_small_commit})
+    print("rerun inside refresh_interval", flush=True)
+    refresh = bench.source("refresh", fast_url, refresh_interval=3600)
+    bench.rounds({"refresh_interval": lambda: bench.counted(fast, lambda: bench.once("parse", refresh))})
+
+
+def scaling(bench: Bench, daemon_root: str, fast: CountingProxy, hosts: int) -> None:
+    print(f"{hosts:,} hosts", flush=True)
+    work = bench.work
+    bare = os.path.join(daemon_root, "big.git")
+    head = synthetic_repo.build(bare, hosts=hosts, groups=50, commits=2)
+    local = os.path.join(work, "big-local")
+    synthetic_repo.git("clone", "-q", bare, local)
+    warm = bench.source("big", f"git://127.0.0.1:{fast.port}/big.git")
+    # The first run (sync + parse + store) is measured at 5,000 hosts only: here it would add
+    # about a minute and a half to the benchmark, which has to stay under ten.
+    bench.rounds({
+        "big_local": lambda: bench.once("parse", os.path.join(local, "inventory")),
+        "big_plugin_warm": lambda: bench.once("parse", warm, "--commit", head),
+    })
+    bench.facts["big_hosts"] = hosts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured rounds after the warm-up (default 5)")
+    parser.add_argument("--big-hosts", type=int, default=50_000, help="hosts of the scaling inventory")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
+    args = parser.parse_args()
+    started = time.time()
+    load_before = os.getloadavg()
+    work = tempfile.mkdtemp(prefix="vcs-inventory-bench-")
+    bench = Bench(work, args.runs)
+    daemon_root = os.path.join(work, "served")
+    os.makedirs(daemon_root)
+    daemon = None
+    try:
+        print(f"building the collection and the repository in {work}", flush=True)
+        install_collection(bench)
+        bare = os.path.join(daemon_root, "repo.git")
+        synthetic_repo.build(bare)
+        bench.facts["repo"] = synthetic_repo.describe(bare)
+        daemon = GitDaemon(daemon_root)
+        with CountingProxy(daemon.port) as fast, CountingProxy(daemon.port, rate_bits=CAP_BITS) as capped:
+            scenarios(bench, bare, fast, capped)
+            scaling(bench, daemon_root, fast, args.big_hosts)
+        bench.facts.update(load_before=load_before, load_after=os.getloadavg(), minutes=(time.time() - started) / 60,
+                           runs=args.runs, cap_bits=CAP_BITS)
+        results = report.summarise(bench.samples, bench.facts)
+        os.makedirs(os.path.join(HERE, "output"), exist_ok=True)
+        with open(os.path.join(HERE, "output", "results.json"), "w", encoding="utf-8") as handle:
+            json.dump({"samples": bench.samples, "summary": results}, handle, indent=1, default=str)
+        text = report.document(results, bench.facts, os.path.join(HERE, "performance.md.in"))
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(report.console(results))
+        print(f"wrote {os.path.relpath(args.output, ROOT)} in {(time.time() - started) / 60:.1f} min")
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
