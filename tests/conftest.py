@@ -46,6 +46,11 @@ if AnsibleCollectionConfig.collection_finder is None:
 BIN = os.path.dirname(sys.executable)
 
 
+def said(text: str, output: str) -> bool:
+    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
+    return "".join(text.split()) in "".join(output.split())
+
+
 def strip_audit(listing: dict) -> dict:
     """ansible-inventory --list output without the vars this plugin adds."""
     result = json.loads(json.dumps(listing))

@@ -18,9 +18,10 @@ import json
 import os
 import pickle
 import time
-import uuid
 
 from ansible.parsing.vault import VaultLib, VaultSecret
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_atomic
 
 try:  # ansible-core >= 2.19
     from ansible._internal._datatag._tags import VaultedValue
@@ -145,19 +146,7 @@ def write(path: str, key: str, commit: str, ops: list, extra: dict) -> None:
     header = dict(extra, format=FORMAT, key=key, commit=commit, digest=hashlib.blake2b(body, digest_size=16).hexdigest())
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(header).encode() + b"\n")
-            handle.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, json.dumps(header).encode() + b"\n", body)
     _prune(directory, keep=os.path.basename(path))
 
 

@@ -9,18 +9,13 @@ import stat
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.servers import free_port
 from helpers.sshd import Sshd, make_key
 
 HOSTS = "all:\n  hosts:\n    web1:\n"
 HOOKS = ("pre-receive", "post-receive", "update", "post-update", "reference-transaction", "post-checkout",
          "post-merge", "pre-commit", "post-commit", "fsmonitor-watchman", "push-to-checkout")
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 def plant(mirror: str, home: str, marker: str) -> None:

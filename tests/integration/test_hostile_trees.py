@@ -9,15 +9,10 @@ import os
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.upstream import git
 
 HOSTS = "all:\n  hosts:\n    web1:\n"
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 class Objects:

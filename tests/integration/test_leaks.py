@@ -11,17 +11,12 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.servers import HttpGitServer
 from helpers.tls import make_tls_files
 
 USER = "deploy"
 VERBOSE = {"ANSIBLE_DISPLAY_TRACEBACK": "always"}
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 def make_token() -> tuple[str, str]:

@@ -11,15 +11,10 @@ import threading
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.upstream import git
 
 HOSTS = "all:\n  hosts:\n    web1:\n"
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 def hosts_of(listing: dict) -> set:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.servers import HttpGitServer
 from helpers.tls import make_tls_files
 
@@ -15,11 +15,6 @@ USER = "deploy"
 # Characters that break naive URL handling: the password must still work and stay hidden.
 PASSWORD = "s3cr/et:p@ss%word+"
 HOSTS = "all:\n  hosts:\n    web1:\n      port: 8080\n"
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 def hostvars(listing: dict) -> dict:

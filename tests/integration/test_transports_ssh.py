@@ -8,15 +8,10 @@ import sys
 
 import pytest
 
-from conftest import write_source
+from conftest import said, write_source
 from helpers.sshd import Sshd, make_key
 
 HOSTS = "all:\n  hosts:\n    web1:\n      port: 8080\n"
-
-
-def said(text: str, output: str) -> bool:
-    """Whether output holds text; ansible-core 2.16 wraps messages at 80 columns, so whitespace is ignored."""
-    return "".join(text.split()) in "".join(output.split())
 
 
 class SshSetup:

@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, git_cache, locking
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, git_cache, locking, versions
 
 from helpers.upstream import Upstream, git
 
@@ -105,7 +105,7 @@ def test_a_version_unused_for_cache_max_age_days_is_forgotten(tmp_path):
     trees_dir = os.path.join(current.entry, "trees")
     state_dir = os.path.join(current.entry, "state")
     assert os.path.isdir(os.path.join(trees_dir, tagged.commit)), "a last good checkout of a live version stays"
-    tag_state = os.path.join(state_dir, git_cache.version_key("v1") + ".json")
+    tag_state = os.path.join(state_dir, versions.version_key("v1") + ".json")
     with open(tag_state) as handle:
         assert json.load(handle)["commit"] == tagged.commit
 
@@ -117,7 +117,7 @@ def test_a_version_unused_for_cache_max_age_days_is_forgotten(tmp_path):
     assert not os.path.exists(tag_state)
     assert not os.path.exists(os.path.join(trees_dir, tagged.commit))
     refs = git("for-each-ref", "--format=%(refname)", cwd=os.path.join(current.entry, "mirror.git")).split()
-    assert refs == ["refs/heads/v-" + git_cache.version_key("main")]
+    assert refs == ["refs/heads/v-" + versions.version_key("main")]
 
 
 def test_only_stale_unlocked_entries_of_the_cache_root_are_pruned(tmp_path):
@@ -160,7 +160,7 @@ def test_a_mirror_that_cannot_be_consolidated_is_dropped_and_fetched_again(tmp_p
                 handle.write(b"\0" * size)
     monkeypatch.setattr(cache_gc, "PACK_LIMIT", 0)
     warnings = []
-    cache_gc.collect(checkout.entry, os.path.join(checkout.entry, "state", git_cache.version_key(None) + ".json"),
+    cache_gc.collect(checkout.entry, os.path.join(checkout.entry, "state", versions.version_key(None) + ".json"),
                      30, warn=warnings.append)
     assert len(warnings) == 1 and "consolidate" in warnings[0], warnings
     assert not os.path.exists(mirror)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import git_cache, locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_entry, fetch_negotiation, git_cache, locking, sync_errors, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import parse_remote
 
 
@@ -27,7 +27,7 @@ def synced(upstream, git_daemon, tmp_path):
     opts = git_cache.SyncOptions(url=git_daemon.url("inventory"), cache_dir=str(tmp_path / "cache"))
     checkout, warnings = run(opts)
     assert warnings == []
-    entry = git_cache._Entry(opts.cache_dir, parse_remote(opts.url), opts, lambda m: None, lambda m: None)
+    entry = cache_entry.CacheEntry(opts.cache_dir, parse_remote(opts.url), opts, lambda m: None, lambda m: None)
     return opts, checkout, entry
 
 
@@ -61,7 +61,7 @@ def test_check_mirror_finds_damage(synced, damage, reason):
         entry.check_mirror(repo, synced_before=True)  # healthy
     damage(entry.mirror)
     with Repo(entry.mirror) as repo:
-        with pytest.raises(git_cache._Damaged, match=reason):
+        with pytest.raises(sync_errors.Damaged, match=reason):
             entry.check_mirror(repo, synced_before=True)
 
 
@@ -114,7 +114,7 @@ def test_use_cache_rebuilds_a_changed_checkout_from_the_mirror(synced, git_daemo
 def test_an_entry_that_is_a_file_is_replaced(upstream, git_daemon, tmp_path):
     upstream.commit({"hosts": "[web]\nweb1\n"})
     opts = git_cache.SyncOptions(url=git_daemon.url("inventory"), cache_dir=str(tmp_path / "cache"))
-    key = git_cache._Entry(opts.cache_dir, parse_remote(opts.url), opts, None, None).path
+    key = cache_entry.CacheEntry(opts.cache_dir, parse_remote(opts.url), opts, None, None).path
     os.makedirs(opts.cache_dir)
     with open(key, "w") as handle:
         handle.write("not a directory")
@@ -156,6 +156,6 @@ def test_capped_walker_offers_at_most_the_limit():
         def __next__(self):
             return next(self.items, None)
 
-    capped = git_cache._CappedWalker(Walker(), 2)
+    capped = fetch_negotiation._CappedWalker(Walker(), 2)
     assert [next(capped), next(capped), next(capped)] == [b"a", b"b", None]
     assert capped.shallow == {b"x"}

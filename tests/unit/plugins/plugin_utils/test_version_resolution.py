@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import git_cache
+from ansible_collections.vcs.inventory.plugins.plugin_utils import sync_errors, versions
 
 MAIN = "1" * 40
 STABLE = "2" * 40
@@ -31,22 +31,22 @@ REFS = {
     ("a" * 40, "a" * 40, "a" * 40),  # not a tip: wanted by id
 ])
 def test_resolve(version, want, name):
-    sha, shown, _exact = git_cache._resolve(REFS, {}, version)
+    sha, shown, _exact = versions.resolve(REFS, {}, version)
     assert sha == want
     assert shown == name
 
 
 def test_abbreviation_that_is_no_tip_needs_a_full_fetch():
-    sha, shown, exact = git_cache._resolve(REFS, {}, "abcdef1")
+    sha, shown, exact = versions.resolve(REFS, {}, "abcdef1")
     assert sha is None and exact and shown == "abcdef1"
 
 
 @pytest.mark.parametrize("version", ["nope", "feature/x", "v2"])
 def test_unknown_names_are_refused_with_the_option_named(version):
-    with pytest.raises(git_cache._VersionNotFound, match="option 'version'"):
-        git_cache._resolve(REFS, {}, version)
+    with pytest.raises(sync_errors.VersionNotFound, match="option 'version'"):
+        versions.resolve(REFS, {}, version)
 
 
 def test_empty_remote_has_no_head():
-    with pytest.raises(git_cache._VersionNotFound, match="no HEAD"):
-        git_cache._resolve({}, {}, None)
+    with pytest.raises(sync_errors.VersionNotFound, match="no HEAD"):
+        versions.resolve({}, {}, None)

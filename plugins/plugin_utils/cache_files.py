@@ -1,0 +1,83 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small file helpers of the cache: private directories, atomic JSON files, owner-only packs."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
+
+__metaclass__ = type
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ansible", "vcs_inventory")
+
+
+def private_dir(path: str) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.stat(path)
+    if st.st_uid != os.geteuid():
+        raise SyncError(
+            f"the cache directory {path} belongs to another user (uid {st.st_uid}); "
+            "set 'cache_dir' to a directory of your own"
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def write_atomic(path: str, *chunks: bytes) -> None:
+    """Write a file so that readers see the old one or the whole new one, never a part.
+
+    The temp name holds ".tmp-", which the entry's cleanup removes after a writer was killed.
+    """
+    tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path: str, data: dict) -> None:
+    write_atomic(path, json.dumps(data).encode())
+
+
+def read_json(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def private_packs(mirror: str) -> None:
+    """dulwich chmods packs to 0444 whatever the umask (git masks them): make them the owner's alone."""
+    pack_dir = os.path.join(mirror, "objects", "pack")
+    for name in listdir(pack_dir):
+        path = os.path.join(pack_dir, name)
+        try:
+            mode = os.lstat(path).st_mode
+            if (mode & 0o170000) == 0o100000 and mode & 0o077:
+                os.chmod(path, mode & 0o700)
+        except OSError:
+            pass  # gone or not ours to change: the 0700 directories above still keep others out
