@@ -95,3 +95,18 @@ def test_a_planted_symlink_is_not_followed(tmp_path):
     with pytest.raises(OSError):
         locking.try_lock(str(tmp_path / "lock"))
     assert not target.exists()
+
+
+def test_a_lock_on_an_entry_renamed_away_is_not_taken_as_the_entrys(tmp_path):
+    """A pruner renames a stale entry away; a run that opened its lock file just before must not use it."""
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    fd = locking.try_lock(str(entry / "lock"))
+    assert locking._still_at(fd, str(entry / "lock"))
+    os.rename(entry, tmp_path / ".tmp-gc-entry")
+    assert not locking._still_at(fd, str(entry / "lock"))
+    locking.release(fd)
+    with locking.EntryLock(str(entry), timeout=5, what="entry") as lock:
+        # the lock now guards a new entry directory at the entry's path
+        assert locking._still_at(lock.fd, str(entry / "lock"))
+        assert entry.is_dir()
