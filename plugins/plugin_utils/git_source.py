@@ -161,8 +161,11 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     # A rerun of the same commit with the same options replays the stored parse instead.
     shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
              "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin)}
-    parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
+    defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
+    if defined is not None:
+        # Hosts the repository defines, also those an earlier source already had: all get the audit vars.
+        added += [name for name in defined if name in inventory.hosts and name in before]
     new_groups = [name for name in inventory.groups if name not in groups_before]
     manager = inventory_loading.find_inventory_manager(inventory) if settings.trust_repo else None
     if manager is not None:

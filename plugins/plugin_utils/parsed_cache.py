@@ -44,11 +44,12 @@ _VAULT_HEADER = b"$ANSIBLE_VAULT"
 _collection_version = None
 
 
-def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = True) -> bool:
+def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = True) -> list[str] | None:
     """Fill plugin.inventory from the stored parse of checkout, or run parse() and store it.
 
     shape holds the options that change what parse() produces (paths, trust, ...); parser is the
-    CheckoutLoader parse() uses. reuse=False (--flush-cache) parses afresh. Returns True on a replay.
+    CheckoutLoader parse() uses. reuse=False (--flush-cache) parses afresh. Returns the names of the
+    hosts the parse defined (also those another source had added before), or None if unknown.
     """
     display = plugin.display
     data = getattr(plugin.inventory, "__wrapped__", plugin.inventory)
@@ -65,19 +66,25 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
             _replay(data, ops)
             _prime_trust(plugin.inventory, data, header.get("inspector"))
             display.vvv(f"vcs.inventory.git: replayed the stored parse of {checkout.commit[:12]} ({path})")
-            return True
+            return _hosts_of(ops)
     recording = _Recording(data, parser)
     with recording:
         parse()
+    hosts = _hosts_of(recording.ops) if recording.ops else None
     if recording.unusable:
         display.vvv(f"vcs.inventory.git: not storing this parse: {recording.unusable}")
-        return False
+        return hosts
     extra = {"ansible": ANSIBLE_VERSION, "collection": collection_version(), "inspector": recording.inspector}
     try:
         parsed_store.write(path, key, checkout.commit, recording.ops, extra)
     except (parsed_store.Unstorable, OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
         display.vvv(f"vcs.inventory.git: not storing this parse: {exc}")
-    return False
+    return hosts
+
+
+def _hosts_of(ops) -> list[str]:
+    names = (args[0] if args else kwargs.get("host") for name, args, kwargs, _source in ops if name == "add_host")
+    return list(dict.fromkeys(str(n) for n in names if n is not None))
 
 
 def cache_key(checkout, parser, shape: dict) -> str:

@@ -105,3 +105,16 @@ def test_ansible_cfg_inventory_and_enable_plugins(ansible, upstream, git_daemon,
     proc = ansible.inventory("--list", cwd=str(tmp_path), env={"ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg")})
     assert proc.returncode == 0, proc.stderr
     assert "cfg1" in json.loads(proc.stdout)["_meta"]["hostvars"]
+
+
+def test_hosts_an_earlier_source_defined_get_the_audit_vars_too(ansible, upstream, git_daemon, tmp_path):
+    commit = upstream.commit({"hosts.yml": "all:\n  hosts:\n    shared:\n    repo_only:\n"})
+    local = tmp_path / "local.yml"
+    local.write_text("all:\n  hosts:\n    shared:\n      from_local: 1\n    local_only:\n")
+    source = write_source(tmp_path, url=git_daemon.url("inventory"))
+    for _run in ("fresh parse", "stored parse"):
+        hostvars = ansible.list(str(local), "-i", source)["_meta"]["hostvars"]
+        assert hostvars["shared"]["git_inventory_commit"] == commit
+        assert hostvars["shared"]["from_local"] == 1
+        assert hostvars["repo_only"]["git_inventory_commit"] == commit
+        assert "git_inventory_commit" not in hostvars.get("local_only", {})
