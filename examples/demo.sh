@@ -39,8 +39,8 @@ for run in first rerun; do
   echo "== $run: ansible-inventory -i demo.git.yml --graph"
   "$BIN/ansible-inventory" -i "$DEMO/demo.git.yml" --graph
   echo "== $run: ansible-playbook -i demo.git.yml examples/demo.yml"
-  start=$(date +%s.%N)
+  start=$EPOCHREALTIME
   "$BIN/ansible-playbook" -i "$DEMO/demo.git.yml" examples/demo.yml
-  echo "($run took $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s)"
+  "$PYTHON" -c 'import sys, time; print(f"({sys.argv[1]} took {time.time() - float(sys.argv[2]):.2f} s)")' "$run" "$start"
 done
 echo "== done: the cache lives in $DEMO/cache; the rerun reused it and did not fail on leftovers"
