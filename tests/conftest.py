@@ -130,26 +130,28 @@ def ansible(collections_path, tmp_path) -> Ansible:
 
 
 @pytest.fixture
-def upstream(tmp_path) -> Upstream:
+def repos_root(tmp_path) -> str:
+    """The directory the upstream repositories live in and the servers serve."""
     root = tmp_path / "repos"
     root.mkdir(exist_ok=True)
-    return Upstream(str(root))
+    return str(root)
 
 
 @pytest.fixture
-def git_daemon(tmp_path):
-    root = tmp_path / "repos"
-    root.mkdir(exist_ok=True)
-    server = GitDaemon(str(root))
+def upstream(repos_root) -> Upstream:
+    return Upstream(repos_root)
+
+
+@pytest.fixture
+def git_daemon(repos_root):
+    server = GitDaemon(repos_root)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def http_server(tmp_path):
-    root = tmp_path / "repos"
-    root.mkdir(exist_ok=True)
-    server = HttpGitServer(str(root))
+def http_server(repos_root):
+    server = HttpGitServer(repos_root)
     yield server
     server.stop()
 

@@ -33,7 +33,6 @@ class Settings:
     paths: list
     allow_scripts: bool
     trust_repo: bool
-    cache_max_age: int
 
 
 def _template(plugin, value, option):
@@ -99,8 +98,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
         transport=transport,
     )
-    return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"),
-                    cache_max_age=opt("cache_max_age"))
+    return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
 
 
 def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
@@ -140,7 +138,6 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     """Parse every configured path of the checkout; return the names of the hosts this source added."""
     inventory = plugin.inventory
     before = set(inventory.hosts)
-    groups_before = set(inventory.groups)
     fulls = []
     for rel in settings.paths:
         full = inventory_loading.resolve_path(checkout.path, rel)
@@ -151,11 +148,11 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
             )
         fulls.append(full)
     parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache)
-    guard = repo_trust.untrusted_inventory(inventory, plugin.display) if not settings.trust_repo else None
+    if not settings.trust_repo:
+        parser.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
 
     def parse() -> None:
         for full in fulls:
-            parser.inventory = guard or inventory
             parser.load(full, checkout.path)
 
     # A rerun of the same commit with the same options replays the stored parse instead.
@@ -166,14 +163,13 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     if defined is not None:
         # Hosts the repository defines, also those an earlier source already had: all get the audit vars.
         added += [name for name in defined if name in inventory.hosts and name in before]
-    new_groups = [name for name in inventory.groups if name not in groups_before]
     manager = inventory_loading.find_inventory_manager(inventory) if settings.trust_repo else None
     if manager is not None:
         inventory_loading.register_vars_source(manager, owner, fulls)
         plugin._vcs_vars_sources = fulls
     else:
         # Outside a running inventory manager, or for an untrusted repo: read the vars files here.
-        repo_trust.load_vars_dirs(plugin, inventory, fulls, added, new_groups, trusted=settings.trust_repo)
+        repo_trust.load_vars_dirs(plugin, inventory, fulls, trusted=settings.trust_repo)
         plugin._vcs_vars_sources = []
     return added
 

@@ -107,7 +107,7 @@ def untrusted_inventory(inventory, display):
     return _UntrustedInventory(inventory, display)
 
 
-def load_vars_dirs(plugin, inventory, fulls, hosts, groups, trusted: bool) -> None:
+def load_vars_dirs(plugin, inventory, fulls, trusted: bool) -> None:
     """Read group_vars/ and host_vars/ beside each path with Ansible's host_group_vars plugin.
 
     Used when no inventory manager drives us (or the repo is untrusted): the values land in the

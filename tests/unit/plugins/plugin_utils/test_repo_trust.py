@@ -151,7 +151,7 @@ def test_load_vars_dirs_reads_group_and_host_vars_untrusted(tmp_path):
     display = Display()
     plugin = SimpleNamespace(loader=DataLoader(), display=display)
 
-    repo_trust.load_vars_dirs(plugin, data, [str(tmp_path)], ["web1"], ["web"], trusted=False)
+    repo_trust.load_vars_dirs(plugin, data, [str(tmp_path)], trusted=False)
     group_vars = data.groups["web"].get_vars()
     assert group_vars["fqdn"] == "{{ inventory_hostname }}.example.com" and not is_trusted_as_template(group_vars["fqdn"])
     assert "ansible_ssh_executable" not in group_vars and "'ansible_ssh_executable' of 'web'" in display.warnings[0]
@@ -160,5 +160,5 @@ def test_load_vars_dirs_reads_group_and_host_vars_untrusted(tmp_path):
     trusted = InventoryData()
     trusted.add_group("web")
     trusted.add_host("web1", "web")
-    repo_trust.load_vars_dirs(plugin, trusted, [str(tmp_path)], ["web1"], ["web"], trusted=True)
+    repo_trust.load_vars_dirs(plugin, trusted, [str(tmp_path)], trusted=True)
     assert trusted.groups["web"].get_vars()["ansible_ssh_executable"] == "/bin/evil"
