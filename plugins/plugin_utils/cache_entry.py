@@ -308,10 +308,10 @@ class CacheEntry:
 
     # -- checkouts ----------------------------------------------------------------------------
     def ensure_tree(self, repo, commit: str, previous: str | None) -> list[str]:
-        problem = trees.verify_tree(self.trees, commit) if os.path.isdir(os.path.join(self.trees, commit)) else "new"
+        """Make the checkout of commit exact (build or rebuild it); return its warnings."""
+        problem, warnings = trees.check_tree(self.trees, commit) if os.path.isdir(os.path.join(self.trees, commit)) else ("new", [])
         if problem is None:
-            manifest = trees.read_manifest(self.trees, commit) or {}
-            return list(manifest.get("warnings", []))
+            return warnings
         if problem != "new":
             self.warn(f"the cached checkout of {commit[:12]} was changed on disk ({problem}); rebuilding it")
             if previous == commit:
@@ -319,26 +319,29 @@ class CacheEntry:
         self.progress(f"writing the checkout of {commit}")
         return trees.build_tree(repo, commit, self.trees, previous=previous if previous != commit else None)
 
-    def tree_usable(self, commit: str) -> bool:
-        return trees.verify_tree(self.trees, commit) is None
+    def usable_tree(self, commit: str) -> list[str] | None:
+        """The warnings of the checkout of commit when it is exactly as written, else None."""
+        problem, warnings = trees.check_tree(self.trees, commit)
+        return warnings if problem is None else None
 
-    def restore_tree(self, commit: str) -> bool:
-        """Make the checkout of commit usable again from the mirror alone (no network)."""
-        if self.tree_usable(commit):
-            return True
+    def restore_tree(self, commit: str) -> list[str] | None:
+        """Make the checkout of commit usable again from the mirror alone (no network); its warnings, or None."""
+        warnings = self.usable_tree(commit)
+        if warnings is not None:
+            return warnings
         try:
             from dulwich.repo import Repo
 
             with Repo(self.mirror) as repo:
                 if commit.encode() not in repo.object_store:
-                    return False
+                    return None
                 self.warn(f"the cached checkout of {commit[:12]} was missing or changed on disk; "
                           "rebuilding it from the cached mirror")
                 trees.build_tree(repo, commit, self.trees)
         except Exception:  # noqa: BLE001 - a damaged mirror just means there is nothing to fall back on
             self.clean_up_after_failure()
-            return False
-        return self.tree_usable(commit)
+            return None
+        return self.usable_tree(commit)
 
     def clean_up_after_failure(self) -> None:
         """A failed sync leaves no temp files behind (they could fill the disk)."""

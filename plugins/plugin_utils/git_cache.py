@@ -172,12 +172,13 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
     now = time.time()
     last_commit = state.get("commit") if state else None
     if (state and not opts.force and opts.refresh_interval > 0
-            and 0 <= now - float(state.get("synced_at", 0)) < opts.refresh_interval
-            and last_commit and entry.tree_usable(last_commit)):
-        entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
-        return _checkout(entry, state, stale=False)
+            and 0 <= now - float(state.get("synced_at", 0)) < opts.refresh_interval and last_commit):
+        warnings = entry.usable_tree(last_commit)
+        if warnings is not None:
+            entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
+            return _checkout(entry, state, stale=False, warnings=warnings)
     try:
-        commit, name, fetched = _fetch_and_build(entry, last_commit)
+        commit, name, fetched, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except VersionNotFound as exc:
@@ -189,26 +190,31 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         "url": entry.remote.safe_url,
     }
     write_json(entry.state_file, state)
-    checkout = _checkout(entry, state, stale=False)
+    checkout = _checkout(entry, state, stale=False, warnings=warnings)
     checkout.fetched = fetched
     return checkout
 
 
-def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool]:
-    """Fetch and build the checkout; rebuild the mirror once if it turns out to be damaged."""
+def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool, list[str]]:
+    """Fetch and build the checkout; rebuild the mirror once if it turns out to be damaged.
+
+    Returns (commit, display name, downloaded, the checkout's warnings).
+    """
     for attempt in (1, 2):
         repo = None
         try:
+            # No mirror at all (never made, or dropped by garbage collection) is no damage: the
+            # checkouts are intact, a fetch makes a new one, and there is nothing to warn about.
+            had_mirror = os.path.isdir(entry.mirror)
             repo = entry.open_mirror() if attempt == 1 else entry.new_mirror()
             if attempt == 1:
-                entry.check_mirror(repo, synced_before=last_commit is not None)
+                entry.check_mirror(repo, synced_before=last_commit is not None and had_mirror)
             commit, name, fetched = entry.fetch(repo)
             private_packs(entry.mirror)
             if entry.mirror_replaced:
                 repo.close()
                 repo = entry.open_mirror()
-            entry.ensure_tree(repo, commit, last_commit)
-            return commit, name, fetched
+            return commit, name, fetched, entry.ensure_tree(repo, commit, last_commit)
         except (RemoteFailure, VersionNotFound, trees.UnsafeTree, SyncError):
             raise
         except Damaged as exc:
@@ -235,22 +241,22 @@ def _fallback(entry: CacheEntry, state: dict | None, reason: str) -> Checkout:
     last = state.get("commit") if state else None
     if not isinstance(last, str) or not OBJECT_ID.match(last):
         last = None
-    if opts.on_sync_failure == "use_cache" and last and entry.restore_tree(last):
+    warnings = entry.restore_tree(last) if opts.on_sync_failure == "use_cache" and last else None
+    if warnings is not None:
         age = time.time() - float(state.get("synced_at", 0))
         entry.warn(f"using the cached commit {last[:12]} of {entry.remote.safe_url}, last synced "
                    f"{_human_age(age)} ago, because the sync failed: {reason}")
-        return _checkout(entry, state, stale=True)
+        return _checkout(entry, state, stale=True, warnings=warnings)
     if opts.on_sync_failure == "use_cache":
         reason += "; no earlier good checkout is cached, so on_sync_failure=use_cache cannot help"
     raise SyncError(reason)
 
 
-def _checkout(entry: CacheEntry, state: dict, stale: bool) -> Checkout:
-    manifest = trees.read_manifest(entry.trees, state["commit"]) or {}
+def _checkout(entry: CacheEntry, state: dict, stale: bool, warnings: list[str]) -> Checkout:
     return Checkout(
         path=os.path.join(entry.trees, state["commit"]), commit=state["commit"],
         version=state.get("name") or state["commit"], stale=stale, synced_at=float(state.get("synced_at", 0)),
-        entry=entry.path, safe_url=entry.remote.safe_url, warnings=list(manifest.get("warnings", [])),
+        entry=entry.path, safe_url=entry.remote.safe_url, warnings=warnings,
     )
 
 

@@ -216,10 +216,18 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
 
 def verify_tree(trees_dir: str, commit: str) -> str | None:
     """Return None when trees_dir/<commit> is exactly what was written, else what differs."""
-    root = os.path.join(trees_dir, commit)
+    return check_tree(trees_dir, commit)[0]
+
+
+def check_tree(trees_dir: str, commit: str) -> tuple[str | None, list[str]]:
+    """(what differs or None, the warnings recorded when the tree was built), reading the manifest once."""
     manifest = read_manifest(trees_dir, commit)
     if manifest is None or manifest.get("commit") != commit:
-        return "its manifest is missing or damaged"
+        return "its manifest is missing or damaged", []
+    return _differences(os.path.join(trees_dir, commit), manifest), list(manifest.get("warnings", []))
+
+
+def _differences(root: str, manifest: dict) -> str | None:
     if not os.path.isdir(root) or os.path.islink(root):
         return "the checkout is missing"
     expected = manifest["files"]

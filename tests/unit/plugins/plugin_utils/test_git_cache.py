@@ -159,3 +159,15 @@ def test_capped_walker_offers_at_most_the_limit():
     capped = fetch_negotiation._CappedWalker(Walker(), 2)
     assert [next(capped), next(capped), next(capped)] == [b"a", b"b", None]
     assert capped.shallow == {b"x"}
+
+
+def test_a_mirror_dropped_by_garbage_collection_is_fetched_again_without_a_warning(synced, upstream):
+    opts, checkout, entry = synced
+    trees.remove_tree(entry.mirror)  # what cache_gc does with a mirror it cannot consolidate
+    again, warnings = run(opts)
+    assert warnings == []
+    assert again.commit == checkout.commit
+    newer = upstream.commit({"hosts": "[web]\nweb1\nweb2\n"})
+    trees.remove_tree(entry.mirror)
+    latest, warnings = run(opts)
+    assert warnings == [] and latest.commit == newer
