@@ -39,7 +39,12 @@ options:
   version:
     description:
       - The branch, tag, full commit id or abbreviated commit id to read.
-      - Defaults to the branch the remote's C(HEAD) points to.
+      - Defaults to the branch the remote's C(HEAD) points to; V(HEAD) means the same.
+      - A name that is both a tag and a branch means the tag (as in git), with a warning; write
+        V(refs/heads/NAME) or V(refs/tags/NAME) to choose.
+      - An abbreviated commit id needs at least 7 hex digits and must be the start of exactly one commit among
+        the advertised refs and the whole history (checked once, with a full fetch); otherwise the run fails and
+        lists the candidates. Full commit ids are faster.
       - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
         exact commit an earlier job used (its C(git_inventory_commit)).
     type: str
@@ -180,8 +185,12 @@ options:
       - Treat the repository like a playbook repository (the default), so templates inside its variables render
         as they would from a local inventory.
       - V(false) for repositories edited by people who must not run code on the controller. Values from the
-        repository are then never templated, and variables that make the controller run programs
-        (see the Security page of the documentation) are dropped with a warning.
+        repository are then never templated; only the INI, YAML/JSON and TOML parsers read it (files that
+        configure an inventory plugin are skipped with a warning); and every variable that sets how the
+        controller connects or runs things is dropped with a warning, except plain host, port and user
+        addresses (see the Trust page of the documentation).
+      - A V(vcs.inventory.git) configuration found inside a checkout never gets a wider O(trust_repo) or
+        O(allow_scripts) than the source that loaded it.
     type: bool
     default: true
     version_added: 0.1.0
@@ -242,7 +251,7 @@ on_sync_failure: use_cache
 
 import os
 
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
@@ -279,6 +288,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             checkout = sync_checkout(self, settings, owner)
             added = load_checkout(self, settings, checkout, owner, cache)
             annotate_hosts(self, settings, checkout, added)
-        except AnsibleError:
+        except Exception:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
             raise

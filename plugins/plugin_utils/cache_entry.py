@@ -25,7 +25,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import make_client, socket_timeout
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, cache_key, redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, OBJECT_ID, resolve, version_key
+from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, OBJECT_ID, ambiguous, resolve, version_key
 
 __metaclass__ = type
 
@@ -47,6 +47,8 @@ class CacheEntry:
         self.state_dir = os.path.join(self.path, "state")
         self.state_file = os.path.join(self.state_dir, version_key(opts.version) + ".json")
         self.mirror_replaced = False
+        # The commit an earlier sync resolved this version to after checking the whole history.
+        self.known_commit: str | None = None
 
     # -- housekeeping -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -168,7 +170,7 @@ class CacheEntry:
         resolved: dict = {}
 
         def determine_wants(refs, depth=None):
-            sha, name, exact = resolve(refs, {}, opts.version)
+            sha, name, exact = resolve(refs, {}, opts.version, warn=self.warn, known=self.known_commit)
             tips = {value.decode() for value in refs.values() if value}
             # A commit id that no ref points at: servers may refuse it ("not our ref").
             resolved.update(sha=sha, name=name, exact=exact, wanted=False, by_id=bool(sha) and sha not in tips)
@@ -180,11 +182,11 @@ class CacheEntry:
             return [sha.encode()]
 
         ref_prefix = None
-        if opts.version and not HEX.match(opts.version):
+        if opts.version and opts.version != "HEAD" and not HEX.match(opts.version):
             ref_prefix = [b"refs/heads/" + opts.version.encode(), b"refs/tags/" + opts.version.encode()]
             if opts.version.startswith("refs/"):
                 ref_prefix.append(opts.version.encode())
-        elif opts.version is None:
+        elif opts.version in (None, "HEAD"):
             ref_prefix = [b"HEAD"]
         depth = opts.depth if opts.depth and opts.depth > 0 else None
         if depth and self.remote.kind in ("git", "ssh"):
@@ -215,7 +217,7 @@ class CacheEntry:
             self.mirror_replaced = True
             repo = self.open_mirror()
         name = resolved.get("name")
-        if opts.version is None:
+        if opts.version in (None, "HEAD"):
             # HEAD's branch arrives with the result (symref), after the wants were chosen.
             target = (getattr(result, "symrefs", None) or {}).get(b"HEAD")
             name = target.decode().removeprefix("refs/heads/") if target else "HEAD"
@@ -252,7 +254,7 @@ class CacheEntry:
                     "check the option 'version'"
                 )
             if len(commits) > 1:
-                raise VersionNotFound(f"version {version!r} is ambiguous: it matches {', '.join(sorted(commits)[:5])}")
+                raise ambiguous(version, sorted(c[:12] for c in commits))
             self.keep_version_refs(repo)
             repo.close()
             trees.remove_tree(self.mirror)

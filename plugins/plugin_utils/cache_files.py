@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import uuid
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
@@ -19,15 +20,46 @@ def default_cache_dir() -> str:
 
 
 def private_dir(path: str) -> None:
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """Create path as a directory of ours alone, or check that an existing one is (like ssh's StrictModes).
+
+    An existing directory is never chmod-ed or written into unless it is ours and closed to others:
+    another local user could have planted it (or a symlink to /tmp, /etc, ~/.ssh) in a shared parent.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)  # just made by us: the umask may have opened it
+        return
+    except FileExistsError:
+        pass
+    me = os.geteuid()
+    link = os.lstat(path)
+    if stat.S_ISLNK(link.st_mode):
+        if link.st_uid not in (me, 0):
+            raise SyncError(
+                f"the cache directory {path} is a symlink made by another user (uid {link.st_uid}); remove it, "
+                "or set 'cache_dir' to a directory of your own"
+            )
+        holder = os.stat(parent)
+        if holder.st_mode & 0o022 and not holder.st_mode & stat.S_ISVTX:
+            raise SyncError(
+                f"the cache directory {path} is a symlink in {parent}, which others can write to, so they could "
+                "replace it; set 'cache_dir' to a path in a directory of your own"
+            )
     st = os.stat(path)
-    if st.st_uid != os.geteuid():
+    if not stat.S_ISDIR(st.st_mode):
+        raise SyncError(f"the cache directory {path} is not a directory; set 'cache_dir' to a directory of your own")
+    if st.st_uid != me:
         raise SyncError(
             f"the cache directory {path} belongs to another user (uid {st.st_uid}); "
             "set 'cache_dir' to a directory of your own"
         )
     if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
+        raise SyncError(
+            f"the cache directory {path} is open to others (mode {stat.S_IMODE(st.st_mode):04o}); the cache holds "
+            f"your inventory, so it must be yours alone: run chmod 700 {path}, or set 'cache_dir' to a new directory"
+        )
 
 
 def write_atomic(path: str, *chunks: bytes) -> None:

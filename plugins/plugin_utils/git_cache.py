@@ -177,6 +177,8 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         if warnings is not None:
             entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
             return _checkout(entry, state, stale=False, warnings=warnings)
+    if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
+        entry.known_commit = last_commit
     try:
         commit, name, fetched, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
@@ -187,7 +189,7 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         return _fallback(entry, state, f"refusing to check out {entry.remote.safe_url}: {exc}")
     state = {
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
-        "url": entry.remote.safe_url,
+        "url": entry.remote.safe_url, "ids_checked": True,
     }
     write_json(entry.state_file, state)
     checkout = _checkout(entry, state, stale=False, warnings=warnings)

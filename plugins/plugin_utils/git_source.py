@@ -25,6 +25,8 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
 __metaclass__ = type
 
 PREFIX = "vcs.inventory.git: "
+# Changes when what a checkout may load changes, so that no stored parse made under older rules is replayed.
+LOADING_RULES = 2
 
 
 @dataclass
@@ -62,7 +64,8 @@ def fail_the_run() -> None:
     """
     from ansible import constants as C
 
-    C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+    if inventory_loading.nested_limits() is None:  # a nested source fails as one file of its directory
+        C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
 
 
 def read_settings(plugin, force_sync: bool) -> Settings:
@@ -98,7 +101,18 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
         transport=transport,
     )
-    return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
+    settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
+    outer = inventory_loading.nested_limits()
+    if outer is not None:
+        # A *.git.yml found inside a checkout may narrow what the source that loaded it allows, never widen it.
+        inventory_loading.check_nesting(_source_id(settings))
+        settings.allow_scripts = settings.allow_scripts and outer.allow_scripts
+        settings.trust_repo = settings.trust_repo and outer.trust_repo
+    return settings
+
+
+def _source_id(settings: Settings) -> tuple:
+    return (redact(settings.sync.url, [settings.sync.password or ""]), settings.sync.version, tuple(settings.paths))
 
 
 def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
@@ -147,17 +161,21 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
                 f"(commit {checkout.commit[:12]}); check the option 'path'"
             )
         fulls.append(full)
-    parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache)
+    parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache,
+                                              trust_repo=settings.trust_repo)
     if not settings.trust_repo:
         parser.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
+    scope = inventory_loading.Scope(_source_id(settings), settings.allow_scripts, settings.trust_repo)
 
     def parse() -> None:
-        for full in fulls:
-            parser.load(full, checkout.path)
+        with inventory_loading.loading(scope):
+            for full in fulls:
+                parser.load(full, checkout.path)
 
     # A rerun of the same commit with the same options replays the stored parse instead.
     shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
-             "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin)}
+             "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin),
+             "rules": LOADING_RULES}
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
     if defined is not None:

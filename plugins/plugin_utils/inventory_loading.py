@@ -12,7 +12,11 @@ template trust are exactly those of a local copy.
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from ansible import constants as C
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -47,13 +51,102 @@ def resolve_path(root: str, rel: str | None, option: str = "path") -> str:
     return full
 
 
-def _plugin_names(allow_scripts: bool) -> list[str]:
+# An untrusted repository is data: only these parsers read it (no auto, script, constructed, ...).
+DATA_PARSERS = ("yaml", "ini", "toml")
+# Nested sources of this plugin (a *.git.yml inside a checkout, read by auto) go no deeper than this.
+MAX_NESTING = 4
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("ansible.builtin.")
+
+
+def _plugin_names(allow_scripts: bool, data_only: bool = False) -> list[str]:
+    if data_only:
+        enabled = [_short(n) for n in C.INVENTORY_ENABLED if _short(n) in DATA_PARSERS]
+        return ["ansible.builtin." + n for n in dict.fromkeys(enabled or DATA_PARSERS)]
     names = []
     for name in C.INVENTORY_ENABLED:
         if name in _NOT_FOR_FILES or name in (OWN_PLUGIN, "git") or (name in _SCRIPT and not allow_scripts):
             continue
         names.append(name)
     return names or list(_FALLBACK_ORDER)
+
+
+_PLUGIN_WORD = re.compile(rb"plugin")
+
+
+def names_inventory_plugin(path: str) -> bool:
+    """Whether the file is an inventory plugin configuration (a mapping with a 'plugin' key).
+
+    Read as YAML (JSON is YAML) or TOML, only when the word appears at all. PyYAML's safe loader
+    shares aliased objects, so a file of nested aliases costs no more than its size here.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    if not _PLUGIN_WORD.search(data):
+        return False
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        doc = yaml.load(data, Loader=loader)  # noqa: S506 - a safe loader
+    except Exception:  # noqa: BLE001 - not YAML: maybe TOML
+        doc = None
+    if not isinstance(doc, Mapping):
+        try:
+            import tomllib
+
+            doc = tomllib.loads(data.decode("utf-8"))
+        except Exception:  # noqa: BLE001 - neither: the data parsers will say what is wrong with it
+            return False
+    return isinstance(doc, Mapping) and "plugin" in doc
+
+
+# -- sources of this plugin that are being loaded, outermost first --------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """What one source of this plugin allows while its checkout is being loaded."""
+
+    source: tuple  # (safe url, version, paths): a nested source equal to one of these loads itself
+    allow_scripts: bool
+    trust_repo: bool
+
+
+_ACTIVE: list[Scope] = []
+
+
+def nested_limits() -> Scope | None:
+    """The narrowest permissions of the sources loading this one; None when it is not nested."""
+    if not _ACTIVE:
+        return None
+    return Scope((), all(s.allow_scripts for s in _ACTIVE), all(s.trust_repo for s in _ACTIVE))
+
+
+def check_nesting(source: tuple) -> None:
+    if any(scope.source == source for scope in _ACTIVE):
+        raise AnsibleParserError(
+            f"{OWN_PLUGIN}: a configuration inside the repository loads the same repository, version and path "
+            "again (it would never end); remove that *.git.yml from the repository"
+        )
+    if len(_ACTIVE) >= MAX_NESTING:
+        raise AnsibleParserError(
+            f"{OWN_PLUGIN}: sources nested in repositories go deeper than {MAX_NESTING} levels; "
+            "list the repositories in your own inventory instead"
+        )
+
+
+@contextmanager
+def loading(scope: Scope):
+    _ACTIVE.append(scope)
+    try:
+        yield
+    finally:
+        _ACTIVE.remove(scope)
 
 
 def _is_script(path: str) -> bool:
@@ -74,14 +167,15 @@ def _ignored(name: str) -> bool:
 class CheckoutLoader:
     """Parse files of one checkout into the inventory, one Ansible inventory plugin at a time."""
 
-    def __init__(self, inventory, loader, display, allow_scripts: bool, cache: bool) -> None:
+    def __init__(self, inventory, loader, display, allow_scripts: bool, cache: bool, trust_repo: bool = True) -> None:
         self.inventory = inventory
         self.loader = loader
         self.display = display
         self.allow_scripts = allow_scripts
+        self.trust_repo = trust_repo
         self.cache = cache
         self.plugins = []
-        for name in _plugin_names(allow_scripts):
+        for name in _plugin_names(allow_scripts, data_only=not trust_repo):
             plugin = inventory_loader.get(name)
             if plugin is None:
                 raise AnsibleError(f"the inventory plugin {name!r} enabled for this run was not found")
@@ -125,6 +219,12 @@ class CheckoutLoader:
             self.display.warning(
                 f"vcs.inventory.git: not running the executable {os.path.relpath(path, root)!r} as a script "
                 "inventory; set 'allow_scripts: true' to allow it"
+            )
+            return None
+        if not self.trust_repo and names_inventory_plugin(path):
+            self.display.warning(
+                f"vcs.inventory.git: skipped {os.path.relpath(path, root)!r}: it configures an inventory plugin, and "
+                "trust_repo is false, so only data files (INI, YAML, JSON, TOML) of the repository are read"
             )
             return None
         failures = []

@@ -3,45 +3,61 @@
 """How far values from the repository are trusted, and reading group_vars/host_vars by hand.
 
 With trust_repo=false nothing from the repository is templated (ansible-core 2.19: the values
-carry no template trust; older cores: they are marked unsafe), and the variables below, which
-make the controller run programs even when they are not templated, are dropped with a warning.
+carry no template trust; older cores: they are marked unsafe), and the variables that say how the
+controller connects or runs things (untrusted_vars) are dropped with a warning.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from ansible.errors import AnsibleParserError
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import untrusted_vars
+
 __metaclass__ = type
 
-# The one list of variables that make the controller run programs even when nothing is templated
-# (documented in docs/trust.md). They name a program, its arguments, or a file that names one.
-RUNS_PROGRAMS = re.compile(
-    r"^ansible_(?:"
-    r"\w+_args"  # ssh_common_args (-o ProxyCommand=...), ssh_extra_args, scp/sftp_extra_args, ssh_args, ...
-    r"|\w+_exe|\w+_executable"  # become_exe, ssh_executable, scp/sftp_executable, shell_executable, ...
-    r"|\w*_interpreter"  # python_interpreter, <language>_interpreter
-    r"|\w*_command|\w*_cmd"  # paramiko_proxy_command, winrm_kinit_cmd, ...
-    r"|\w*_flags"  # become_flags, sudo_flags, ...
-    r"|\w*ssh_config"  # netconf_ssh_config: an ssh config file can hold a ProxyCommand
-    r"|\w*pkcs11_provider"  # ssh_pkcs11_provider: a shared library ssh loads
-    r")$"
-)
-# ansible_connection is dropped unless it names a remote transport (local runs on the controller).
-REMOTE_CONNECTIONS = {
-    "ssh", "smart", "paramiko", "paramiko_ssh", "winrm", "psrp",
-    "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh", "ansible.builtin.winrm", "ansible.builtin.psrp",
-}
-
-
 def runs_programs(name: str, value) -> bool:
-    """Whether the variable name=value from the repository would make the controller run a program."""
-    if name == "ansible_connection":
-        return str(value) not in REMOTE_CONNECTIONS
-    return bool(RUNS_PROGRAMS.match(name))
+    """Whether the repository may not set name=value (kept for callers that only need yes or no)."""
+    return untrusted_vars.why_dropped(name, value) is not None
+
+
+def wrap_shared(value, memo: dict | None = None):
+    """wrap_var that keeps what YAML shares shared.
+
+    An anchor used many times is one object in the parsed data; wrap_var would copy it at every
+    use, so a 1 KB file of nested aliases grows to billions of objects. Containers are wrapped
+    once each (memo by identity); the leaves are wrapped by Ansible's own wrap_var.
+    """
+    if memo is None:
+        memo = {}
+    if isinstance(value, (str, bytes)) or value is None:
+        return wrap_var(value)
+    key = id(value)
+    if key in memo:
+        return memo[key][1]
+    if isinstance(value, Mapping):
+        result = {}
+        memo[key] = (value, result)  # the original is held, so its id is never reused meanwhile
+        for k, item in value.items():
+            result[wrap_shared(k, memo)] = wrap_shared(item, memo)
+        return result
+    if isinstance(value, AbstractSet):
+        result = {wrap_shared(item, memo) for item in value}
+    elif isinstance(value, list):
+        result = []
+        memo[key] = (value, result)
+        result.extend(wrap_shared(item, memo) for item in value)
+        return result
+    elif isinstance(value, tuple):
+        result = tuple(wrap_shared(item, memo) for item in value)
+    else:
+        return wrap_var(value)
+    memo[key] = (value, result)
+    return result
 
 
 TEMPLATE_MARKS = ("{{", "{%", "{#")
@@ -77,13 +93,13 @@ class _UntrustedInventory:
         setattr(self._inner, name, value)
 
     def set_variable(self, entity, varname, value):
-        if runs_programs(varname, value):
+        why = untrusted_vars.why_dropped(varname, value)
+        if why is not None:
             self._display.warning(
-                f"vcs.inventory.git: dropped the variable {varname!r} of {entity!r}: trust_repo is false and it "
-                "would make the controller run a program"
+                f"vcs.inventory.git: dropped the variable {varname!r} of {entity!r}: trust_repo is false and {why}"
             )
             return
-        raw_inventory(self._inner).set_variable(entity, varname, wrap_var(value))
+        raw_inventory(self._inner).set_variable(entity, varname, wrap_shared(value))
 
     # ansible-core 2.16 renders a template in a host or group name (inventory_hostname, group_names).
     def add_host(self, host, group=None, port=None):

@@ -10,6 +10,7 @@ edits or stray files (they must never reach the inventory) with one stat per fil
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -21,6 +22,9 @@ __metaclass__ = type
 
 MODE_SYMLINK = 0o120000
 MODE_GITLINK = 0o160000
+# Names the file system refuses (too long, not valid there, too deep): the commit is unusable here,
+# which says nothing about the health of the cache.
+UNWRITABLE_NAME = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL, errno.ELOOP, errno.EMLINK}
 
 
 class UnsafeTree(Exception):
@@ -155,52 +159,16 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
     files = {}
     try:
         for raw_path, mode, sha in _walk(repo, tree_id, commit):
-            elements = raw_path.split(b"/")
-            if not all(_valid_element(e) for e in elements):
-                raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")
-            rel = raw_path.decode("utf-8", "surrogateescape")
-            dest = os.path.join(tmp, rel)
-            parent = os.path.dirname(dest)
-            # Never write through a symlink: every parent must be a real directory of ours.
-            probe = tmp
-            for part in elements[:-1]:
-                probe = os.path.join(probe, part.decode("utf-8", "surrogateescape"))
-                if os.path.islink(probe) or (os.path.exists(probe) and not os.path.isdir(probe)):
-                    raise UnsafeTree(f"commit {commit} holds {rel!r}, which goes through the symlink or file {os.path.relpath(probe, tmp)!r}")
-            os.makedirs(parent, mode=0o700, exist_ok=True)
-            if os.path.lexists(dest):
-                raise UnsafeTree(f"commit {commit} holds the path {rel!r} twice")
-            if stat.S_ISLNK(mode) or mode == MODE_SYMLINK:
-                target = repo[sha].as_raw_string().decode("utf-8", "surrogateescape")
-                if not _symlink_stays_inside(rel, target):
-                    warnings.append(f"skipped the symlink {rel!r}: it points outside the repository ({target!r})")
-                    continue
-                os.symlink(target, dest)
-                files[rel] = [sha.decode(), MODE_SYMLINK, 0, 0]
-                continue
-            if mode == MODE_GITLINK:
-                warnings.append(f"skipped the submodule {rel!r}: submodules are never fetched")
-                continue
-            perm = 0o700 if mode & 0o111 else 0o600
-            sha_text = sha.decode()
-            old = prev_files.get(rel)
-            if prev_root and old and old[0] == sha_text and old[1] == mode:
-                try:
-                    source = os.path.join(prev_root, rel)
-                    src_st = os.lstat(source)
-                    if not stat.S_ISREG(src_st.st_mode) or [src_st.st_size, src_st.st_mtime_ns] != old[2:4]:
-                        raise OSError("the previous tree's copy was changed")
-                    os.link(source, dest)
-                    st = os.lstat(dest)
-                    files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
-                    continue
-                except OSError:
-                    pass  # fall back to writing it
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(repo[sha].as_raw_string())
-            st = os.lstat(dest)
-            files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
+            try:
+                _write_entry(repo, commit, tmp, raw_path, mode, sha, prev_root, prev_files, files, warnings)
+            except OSError as exc:
+                if exc.errno not in UNWRITABLE_NAME:
+                    raise
+                shown = raw_path.decode("utf-8", "replace")
+                if len(shown) > 80:
+                    shown = f"{shown[:60]}...{shown[-12:]} ({len(raw_path)} bytes)"
+                raise UnsafeTree(f"commit {commit[:12]} holds a path this file system cannot hold "
+                                 f"({errno.errorcode.get(exc.errno, exc.errno)}): {shown!r}") from None
         tmp_manifest = manifest_path(trees_dir, commit) + f".tmp-{os.getpid()}"
         with open(tmp_manifest, "w", encoding="utf-8") as handle:
             json.dump({"commit": commit, "files": files, "warnings": warnings}, handle)
@@ -212,6 +180,57 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
         remove_tree(tmp)
         raise
     return warnings
+
+
+def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: bytes, prev_root, prev_files: dict,
+                 files: dict, warnings: list) -> None:
+    """Write one entry of the commit into the tree being built (tmp), recording it in files."""
+    elements = raw_path.split(b"/")
+    if not all(_valid_element(e) for e in elements):
+        raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")
+    rel = raw_path.decode("utf-8", "surrogateescape")
+    dest = os.path.join(tmp, rel)
+    parent = os.path.dirname(dest)
+    # Never write through a symlink: every parent must be a real directory of ours.
+    probe = tmp
+    for part in elements[:-1]:
+        probe = os.path.join(probe, part.decode("utf-8", "surrogateescape"))
+        if os.path.islink(probe) or (os.path.exists(probe) and not os.path.isdir(probe)):
+            raise UnsafeTree(f"commit {commit} holds {rel!r}, which goes through the symlink or file {os.path.relpath(probe, tmp)!r}")
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    if os.path.lexists(dest):
+        raise UnsafeTree(f"commit {commit} holds the path {rel!r} twice")
+    if stat.S_ISLNK(mode) or mode == MODE_SYMLINK:
+        target = repo[sha].as_raw_string().decode("utf-8", "surrogateescape")
+        if not _symlink_stays_inside(rel, target):
+            warnings.append(f"skipped the symlink {rel!r}: it points outside the repository ({target!r})")
+            return
+        os.symlink(target, dest)
+        files[rel] = [sha.decode(), MODE_SYMLINK, 0, 0]
+        return
+    if mode == MODE_GITLINK:
+        warnings.append(f"skipped the submodule {rel!r}: submodules are never fetched")
+        return
+    perm = 0o700 if mode & 0o111 else 0o600
+    sha_text = sha.decode()
+    old = prev_files.get(rel)
+    if prev_root and old and old[0] == sha_text and old[1] == mode:
+        try:
+            source = os.path.join(prev_root, rel)
+            src_st = os.lstat(source)
+            if not stat.S_ISREG(src_st.st_mode) or [src_st.st_size, src_st.st_mtime_ns] != old[2:4]:
+                raise OSError("the previous tree's copy was changed")
+            os.link(source, dest)
+            st = os.lstat(dest)
+            files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
+            return
+        except OSError:
+            pass  # fall back to writing it
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(repo[sha].as_raw_string())
+    st = os.lstat(dest)
+    files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
 
 
 def verify_tree(trees_dir: str, commit: str) -> str | None:

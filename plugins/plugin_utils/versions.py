@@ -13,16 +13,21 @@ __metaclass__ = type
 
 HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256
+# Shortest abbreviated commit id accepted (git's default abbreviation); shorter ones collide too easily.
+MIN_ABBREV = 7
 
 
 def version_key(version: str | None) -> str:
     return hashlib.sha256(("v:" + (version or "")).encode()).hexdigest()[:16]
 
 
-def resolve(refs: dict, symrefs: dict, version: str | None) -> tuple[str | None, str, bool]:
+def resolve(refs: dict, symrefs: dict, version: str | None, warn=None, known: str | None = None
+            ) -> tuple[str | None, str, bool]:
     """Map a configured version to (sha or None, display name, exact-sha).
 
-    None for sha means: a commit id that is not at any ref tip (fetch it by id or fully).
+    None for sha means: a commit id that no ref tip proves unique (fetch the full history and
+    look it up there). known is the commit an earlier sync found for this same version after
+    checking the full history: a commit id never changes, so it is kept.
     """
     def tip(name: bytes) -> str | None:
         # Want the ref's own object (an annotated tag, not its peeled commit): upload-pack only
@@ -30,7 +35,7 @@ def resolve(refs: dict, symrefs: dict, version: str | None) -> tuple[str | None,
         value = refs.get(name)
         return value.decode() if value else None
 
-    if version is None:
+    if version is None or version == "HEAD":
         head = tip(b"HEAD")
         target = symrefs.get(b"HEAD", b"")
         name = target.decode().removeprefix("refs/heads/") if target else "HEAD"
@@ -38,19 +43,53 @@ def resolve(refs: dict, symrefs: dict, version: str | None) -> tuple[str | None,
             raise VersionNotFound("the remote has no HEAD (an empty repository?); set the option 'version'")
         return head, name, False
     encoded = version.encode()
-    for candidate in (b"refs/heads/" + encoded, b"refs/tags/" + encoded, encoded):
-        if candidate.startswith(b"refs/") or candidate == b"HEAD":
-            sha = tip(candidate)
-            if sha:
-                return sha, version, False
+    if encoded.startswith(b"refs/"):
+        sha = tip(encoded)
+        if sha:
+            return sha, version, False
+    else:
+        # git's order (git rev-parse): a tag wins over a branch of the same name.
+        tag, branch = tip(b"refs/tags/" + encoded), tip(b"refs/heads/" + encoded)
+        if tag and branch and warn is not None:
+            warn(f"version {version!r} names both a tag and a branch; using the tag (as git does). "
+                 f"Set 'version' to refs/heads/{version} or refs/tags/{version} to choose")
+        if tag or branch:
+            return tag or branch, version, False
     if HEX.match(version):
-        lowered = version.lower()
-        for name, value in refs.items():
-            if value and value.decode().startswith(lowered):
-                return tip(name.removesuffix(b"^{}")), version, True
-        if len(lowered) == 40:
-            return lowered, version, True
-        return None, version, True
+        return _resolve_commit_id(refs, version, tip, known)
     raise VersionNotFound(
         f"version {version!r} is neither a branch, a tag nor a commit id of the repository; check the option 'version'"
+    )
+
+
+def _resolve_commit_id(refs: dict, version: str, tip, known: str | None) -> tuple[str | None, str, bool]:
+    lowered = version.lower()
+    if len(lowered) in (40, 64):
+        for name, value in refs.items():
+            if value and value.decode() == lowered:
+                return tip(name.removesuffix(b"^{}")), version, True  # want the advertised tag object
+        return lowered, version, True
+    if len(lowered) < MIN_ABBREV:
+        raise VersionNotFound(
+            f"version {version!r} is too short for a commit id: give at least {MIN_ABBREV} hex digits "
+            "(or the full id) in the option 'version'"
+        )
+    if known and known.startswith(lowered):
+        return known, version, True
+    # Anyone who can create a ref can grind a commit whose id starts with the same digits: a
+    # prefix is only used once it is unique among the advertised refs and the whole history.
+    matches = {}
+    for name, value in refs.items():
+        if value and value.decode().startswith(lowered):
+            matches.setdefault(value.decode(), name.removesuffix(b"^{}").decode("utf-8", "replace"))
+    if len(matches) > 1:
+        raise ambiguous(version, [f"{sha[:12]} ({name})" for sha, name in sorted(matches.items())])
+    return None, version, True
+
+
+def ambiguous(version: str, candidates: list[str]) -> VersionNotFound:
+    shown = ", ".join(candidates[:10]) + (f" and {len(candidates) - 10} more" if len(candidates) > 10 else "")
+    return VersionNotFound(
+        f"version {version!r} is ambiguous: it is the start of {len(candidates)} commit ids ({shown}); "
+        "give more hex digits, or the full commit id, in the option 'version'"
     )

@@ -120,12 +120,15 @@ def test_cache_is_private_whatever_the_umask(ansible, upstream, git_daemon, tmp_
     assert exposed == {}
 
 
-def test_an_existing_cache_dir_open_to_others_is_made_private(ansible, upstream, git_daemon, tmp_path):
+def test_an_existing_cache_dir_open_to_others_is_refused_and_left_alone(ansible, upstream, git_daemon, tmp_path):
     upstream.commit({"hosts.yml": HOSTS})
     os.makedirs(ansible.cache_dir)
     os.chmod(ansible.cache_dir, 0o777)
-    ansible.list(write_source(tmp_path, url=git_daemon.url("inventory")))
-    assert stat.S_IMODE(os.stat(ansible.cache_dir).st_mode) == 0o700
+    proc = ansible.inventory("-i", write_source(tmp_path, url=git_daemon.url("inventory")), "--list")
+    assert proc.returncode != 0 and said("is open to others (mode 0777)", proc.stderr), proc.stderr
+    assert stat.S_IMODE(os.stat(ansible.cache_dir).st_mode) == 0o777 and os.listdir(ansible.cache_dir) == []
+    os.chmod(ansible.cache_dir, 0o700)  # what the message says to do
+    assert "web1" in ansible.list(write_source(tmp_path, url=git_daemon.url("inventory")))["_meta"]["hostvars"]
 
 
 def test_a_cache_dir_owned_by_someone_else_is_refused(ansible, upstream, git_daemon, tmp_path):

@@ -115,7 +115,7 @@ def test_an_entry_that_is_a_file_is_replaced(upstream, git_daemon, tmp_path):
     upstream.commit({"hosts": "[web]\nweb1\n"})
     opts = git_cache.SyncOptions(url=git_daemon.url("inventory"), cache_dir=str(tmp_path / "cache"))
     key = cache_entry.CacheEntry(opts.cache_dir, parse_remote(opts.url), opts, None, None).path
-    os.makedirs(opts.cache_dir)
+    os.makedirs(opts.cache_dir, mode=0o700)
     with open(key, "w") as handle:
         handle.write("not a directory")
     checkout, warnings = run(opts)
