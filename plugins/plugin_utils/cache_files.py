@@ -19,11 +19,13 @@ def default_cache_dir() -> str:
     return os.path.join(base, "ansible", "vcs_inventory")
 
 
-def private_dir(path: str) -> None:
+def private_dir(path: str, in_private_parent: bool = False) -> None:
     """Create path as a directory of ours alone, or check that an existing one is (like ssh's StrictModes).
 
     An existing directory is never chmod-ed or written into unless it is ours and closed to others:
     another local user could have planted it (or a symlink to /tmp, /etc, ~/.ssh) in a shared parent.
+    Inside a parent that is already ours alone (an entry in the cache root), nobody else can have
+    made it, so a directory of ours that is open is only closed again.
     """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, mode=0o700, exist_ok=True)
@@ -55,7 +57,9 @@ def private_dir(path: str) -> None:
             f"the cache directory {path} belongs to another user (uid {st.st_uid}); "
             "set 'cache_dir' to a directory of your own"
         )
-    if st.st_mode & 0o077:
+    if st.st_mode & 0o077 and in_private_parent and not stat.S_ISLNK(link.st_mode):
+        os.chmod(path, 0o700)
+    elif st.st_mode & 0o077:
         raise SyncError(
             f"the cache directory {path} is open to others (mode {stat.S_IMODE(st.st_mode):04o}); the cache holds "
             f"your inventory, so it must be yours alone: run chmod 700 {path}, or set 'cache_dir' to a new directory"

@@ -162,7 +162,7 @@ def _entry_dir(path: str, warn: Callable[[str], None]) -> None:
             warn(f"the cache entry {path} was not a directory; replacing it")
         except (FileNotFoundError, IsADirectoryError):
             pass
-    private_dir(path)
+    private_dir(path, in_private_parent=True)
 
 
 def _sync_locked(entry: CacheEntry) -> Checkout:
