@@ -17,7 +17,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, parsed_cache, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
@@ -98,6 +98,11 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
         transport=transport,
     )
+    try:
+        sync_opts.verify = commit_signatures.verify_options(opt("verify_commit"), opt("ssh_allowed_signers"),
+                                                            opt("gpg_allowlist"))
+    except ValueError as exc:
+        raise AnsibleParserError(str(exc)) from None
     return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
 
 
@@ -158,6 +163,8 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     # A rerun of the same commit with the same options replays the stored parse instead.
     shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
              "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin)}
+    if checkout.verified:
+        shape["verified"] = checkout.verified  # verify_commit: a parse stored under other settings is not replayed
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
     if defined is not None:
@@ -183,6 +190,8 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         "git_inventory_commit": _plain(checkout.commit),
         "git_inventory_stale": checkout.stale,
     }
+    if checkout.signer is not None:
+        audit["git_inventory_signer"] = _plain(checkout.signer)
     raw = repo_trust.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
     for name in added:
         for key, value in audit.items():
