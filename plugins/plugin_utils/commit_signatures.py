@@ -156,8 +156,8 @@ def _verify_openpgp(payload: bytes, signature: bytes, where: str, opts: VerifyOp
             f"refusing {where}: its OpenPGP signature is bad (key {status.key}): the commit was changed after it was "
             f"signed, or the signature is forged; do not use it, and find out who pushed it ({_stderr(proc)})")
     if status.result in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG"):
-        what = {"EXPKEYSIG": "whose key has expired", "REVKEYSIG": "whose key has been revoked",
-                "EXPSIG": "which has expired"}[status.result]
+        what = {"EXPKEYSIG": "which has expired", "REVKEYSIG": "which has been revoked",
+                "EXPSIG": "and that signature has expired"}[status.result]
         raise UnverifiedCommit(
             f"refusing {where}: it carries a signature by the OpenPGP key {status.primary or status.key}, {what}; "
             "re-sign the commit with a current key (or extend the key's expiry and re-import it)")
@@ -198,7 +198,7 @@ def _verify_ssh(payload: bytes, signature: bytes, where: str, opts: VerifyOption
         found = _run("ssh-keygen", ["-Y", "find-principals", "-f", path, "-s", sig_file], b"", where)
         principals = [p.strip() for p in found.stdout.decode("utf-8", "replace").splitlines() if p.strip()]
         if found.returncode != 0 or not principals:
-            raise UnverifiedCommit(f"refusing {where}: {_why_not_allowed(allowed_text, key_blob, fingerprint, path)}")
+            raise UnverifiedCommit(f"refusing {where}: {describe_ssh_refusal(allowed_text, key_blob, fingerprint, path)}")
         for principal in principals:
             proc = _run("ssh-keygen", ["-Y", "verify", "-f", path, "-I", principal, "-n", NAMESPACE, "-s", sig_file],
                         payload, where)
@@ -210,7 +210,7 @@ def _verify_ssh(payload: bytes, signature: bytes, where: str, opts: VerifyOption
         f"it was signed, or the signature is forged; do not use it, and find out who pushed it ({_stderr(proc)})")
 
 
-def _why_not_allowed(allowed_text: str, key_blob: bytes, fingerprint: str, path: str) -> str:
+def describe_ssh_refusal(allowed_text: str, key_blob: bytes, fingerprint: str, path: str) -> str:
     lines = [s for s in signature_formats.parse_allowed_signers(allowed_text) if s.key == key_blob]
     if not lines:
         return (f"it is signed by the SSH key {fingerprint}, which is not in the allowed signers file {path} "

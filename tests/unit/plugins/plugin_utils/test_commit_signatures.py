@@ -91,7 +91,7 @@ def test_a_key_missing_from_the_keyring_and_an_expired_key_are_refused(upstream,
     commit = signed_commit(upstream, {"hosts": "[web]\nold\n"}, gpg_home=gnupg, gpg_key=old)
     git("config", "--unset", "gpg.program", cwd=upstream.work)
     message = refused(upstream, tmp_path)
-    assert f"{commit[:12]}" in message and f"OpenPGP key {old}, whose key has expired" in message
+    assert f"{commit[:12]}" in message and f"OpenPGP key {old}, which has expired" in message
     assert checkouts(tmp_path) == []
 
 
