@@ -40,6 +40,16 @@ def alice(tmp_path):
     return key, str(signers), f"alice@example.com {ssh_fingerprint(key)}"
 
 
+REPLAYED = "replayed the stored parse"
+
+
+def verbose(ansible, source: str, tmp_path) -> str:
+    """What ansible-inventory --list -vvv prints (the listing goes to a file)."""
+    proc = ansible.inventory("-i", source, "--list", "--output", tmp_path / "listing.json", "-vvv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
 def audit(listing: dict, name: str) -> set:
     return {v.get(name) for v in hostvars(listing).values()}
 
@@ -172,9 +182,16 @@ def test_turning_verify_commit_on_over_a_warm_cache_verifies_again(ansible, upst
     signed = signed_commit(upstream, {"hosts": HOSTS_B}, ssh_key_path=key)
     listing = ansible.list(source)
     assert (audit(listing, "git_inventory_commit"), audit(listing, "git_inventory_signer")) == ({signed}, {signer})
+    assert REPLAYED in verbose(ansible, source, tmp_path)  # the verified parse is stored and replayed
 
-    # Another key in the allowed signers file, still inside refresh_interval: verified again, and refused.
+    # A second key joins the allowed signers file: the commit is verified again, and its stored parse,
+    # made under other settings, is not replayed.
     _other, public = ssh_key(tmp_path, "mallory")
+    with open(signers, "a") as handle:
+        handle.write(f"mallory@example.com {public}\n")
+    assert REPLAYED not in verbose(ansible, source, tmp_path)
+
+    # Only that other key, still inside refresh_interval: verified again, and refused.
     with open(signers, "w") as handle:
         handle.write(f"mallory@example.com {public}\n")
     proc = ansible.inventory("-i", source, "--list")
