@@ -146,7 +146,7 @@ def _verify_openpgp(payload: bytes, signature: bytes, where: str, opts: VerifyOp
     home = gnupg_home()
     if status.signatures != 1:
         raise UnverifiedCommit(f"refusing {where}: its signature block holds {status.signatures} OpenPGP signatures; "
-                               "git signs a commit with exactly one")
+                               "git signs a commit with exactly one; find out who pushed it")
     if status.result == "ERRSIG" and status.missing_key:
         raise UnverifiedCommit(
             f"refusing {where}: it is signed by the OpenPGP key {status.key}, which is not in the GnuPG keyring "
@@ -162,7 +162,8 @@ def _verify_openpgp(payload: bytes, signature: bytes, where: str, opts: VerifyOp
             f"refusing {where}: it carries a signature by the OpenPGP key {status.primary or status.key}, {what}; "
             "re-sign the commit with a current key (or extend the key's expiry and re-import it)")
     if status.result != "GOODSIG" or not status.fingerprint or proc.returncode != 0:
-        raise UnverifiedCommit(f"refusing {where}: gpg did not report a good signature ({_stderr(proc)})")
+        raise UnverifiedCommit(f"refusing {where}: gpg did not report a good signature ({_stderr(proc)}); "
+                               "check it with git verify-commit -v in a clone")
     signer = status.primary or status.fingerprint
     if opts.allowlist and signer not in opts.allowlist and status.fingerprint not in opts.allowlist:
         raise UnverifiedCommit(
@@ -186,11 +187,12 @@ def _verify_ssh(payload: bytes, signature: bytes, where: str, opts: VerifyOption
     try:
         key_blob, namespace = signature_formats.parse_sshsig(signature)
     except ValueError as exc:
-        raise UnverifiedCommit(f"refusing {where}: its SSH signature is malformed ({exc})") from None
+        raise UnverifiedCommit(f"refusing {where}: its SSH signature is malformed ({exc}); git does not "
+                               "write such signatures: find out who pushed it") from None
     fingerprint = signature_formats.ssh_fingerprint(key_blob)
     if namespace != NAMESPACE:
         raise UnverifiedCommit(f"refusing {where}: its SSH signature was made for the namespace {namespace!r}, "
-                               f"not {NAMESPACE!r}; it is not a commit signature")
+                               f"not {NAMESPACE!r}; it is not a commit signature: find out who pushed it")
     with tempfile.TemporaryDirectory(prefix="vcs-inventory-sig-") as tmp:
         sig_file = os.path.join(tmp, "commit.sig")
         with open(sig_file, "wb") as handle:

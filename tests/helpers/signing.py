@@ -95,3 +95,27 @@ def tampered_copy(upstream: Upstream, commit: str, message: str = "not what was 
     git("update-ref", f"refs/heads/{upstream.branch}", sha, cwd=upstream.work)
     upstream.force_push()
     return sha
+
+
+def signed_for_namespace(upstream: Upstream, ssh_key_path: str, namespace: str) -> str:
+    """Commit, then sign the commit's bytes with `ssh-keygen -Y sign -n namespace` (as for another purpose than
+    git) and push that signed copy: the signature is good, but not one made for a commit."""
+    unsigned = upstream.commit({"hosts": "[web]\nelsewhere\n"}, push=False)
+    raw = subprocess.run(["git", "cat-file", "commit", unsigned], cwd=upstream.work, capture_output=True,
+                         check=True).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        payload = os.path.join(tmp, "payload")
+        with open(payload, "wb") as handle:
+            handle.write(raw)
+        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", ssh_key_path, "-n", namespace, payload], check=True,
+                       capture_output=True)
+        with open(payload + ".sig", "rb") as handle:
+            signature = handle.read().strip()
+    head, _sep, message = raw.partition(b"\n\n")
+    header = b"gpgsig " + signature.replace(b"\n", b"\n ")
+    sha = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=upstream.work,
+                         input=head + b"\n" + header + b"\n\n" + message, capture_output=True,
+                         check=True).stdout.decode().strip()
+    git("update-ref", f"refs/heads/{upstream.branch}", sha, cwd=upstream.work)
+    upstream.force_push()
+    return sha

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, git_cache, locking
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json
-from helpers.signing import GnupgHome, signed_commit, ssh_fingerprint, ssh_key, tampered_copy
+from helpers.signing import GnupgHome, signed_commit, signed_for_namespace, ssh_fingerprint, ssh_key, tampered_copy
 
 HOSTS = {"hosts": "[web]\nweb1\n"}
 
@@ -132,3 +132,39 @@ def test_settings_digest_follows_the_allowed_signers_file_and_the_keyring(tmp_pa
     third = commit_signatures.settings_digest(opts)
     allow = commit_signatures.settings_digest(commit_signatures.verify_options(True, str(signers), ["A" * 40]))
     assert len({first, second, third, allow}) == 4
+
+
+def test_an_ssh_signature_needs_an_allowed_signers_file_and_the_git_namespace(upstream, tmp_path):
+    key, public = ssh_key(tmp_path, "alice")
+    commit = signed_commit(upstream, HOSTS, ssh_key_path=key)
+    message = refused(upstream, tmp_path)
+    assert f"the commit {commit[:12]}" in message and "no allowed signers file is set" in message
+
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"alice@example.com {public}\n")
+    # Alice's good signature, but made for files ("-n file"), not for a commit.
+    copied = signed_for_namespace(upstream, key, "file")
+    message = refused(upstream, tmp_path, signers=str(signers))
+    assert f"the commit {copied[:12]}" in message and "made for the namespace 'file', not 'git'" in message
+    assert checkouts(tmp_path) == []
+
+
+def test_an_annotated_tag_is_read_at_its_commit_which_must_be_signed(upstream, tmp_path):
+    key, public = ssh_key(tmp_path, "alice")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"alice@example.com {public}\n")
+    unsigned = upstream.commit(HOSTS)
+    upstream.tag("v1")
+
+    def tagged(name):
+        opts = git_cache.SyncOptions(url=upstream.bare, cache_dir=str(tmp_path / "cache"), version=name,
+                                     verify=commit_signatures.verify_options(True, str(signers), None))
+        checkout = git_cache.sync(opts)
+        locking.release(checkout.lock_fd)
+        return checkout
+
+    with pytest.raises(git_cache.SyncError, match=f"the commit {unsigned[:12]} of .* at version 'v1': it is not signed"):
+        tagged("v1")
+    signed = signed_commit(upstream, {"hosts": "[web]\nweb2\n"}, ssh_key_path=key)
+    upstream.tag("v2")
+    assert tagged("v2").commit == signed
