@@ -187,6 +187,7 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except commit_signatures.UnverifiedCommit as exc:
+        _point_version_ref_back(entry, last_commit)
         return _fallback(entry, state, str(exc))
     except VersionNotFound as exc:
         raise SyncError(f"cannot use {entry.remote.safe_url}: {exc}") from None
@@ -265,6 +266,20 @@ def _fallback(entry: CacheEntry, state: dict | None, reason: str) -> Checkout:
     if opts.on_sync_failure == "use_cache":
         reason += "; no earlier good checkout is cached, so on_sync_failure=use_cache cannot help"
     raise SyncError(reason)
+
+
+def _point_version_ref_back(entry: CacheEntry, last_commit: str | None) -> None:
+    """A refused commit does not stay the version's mirror ref: the last good commit's objects stay the ones kept."""
+    try:
+        from dulwich.repo import Repo
+
+        with Repo(entry.mirror) as repo:
+            if last_commit and last_commit.encode() in repo.object_store:
+                repo.refs[entry.version_ref] = last_commit.encode()
+            else:
+                repo.refs.remove_if_equals(entry.version_ref, None)
+    except Exception as exc:  # noqa: BLE001 - a damaged mirror is found and rebuilt by the next sync
+        entry.progress(f"could not reset the mirror ref {entry.version_ref.decode()}: {exc}")
 
 
 def _verified_state(entry: CacheEntry, state: dict) -> dict | None:

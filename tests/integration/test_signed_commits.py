@@ -60,6 +60,15 @@ def kept_files(cache_dir: str) -> list[str]:
             if os.path.isfile(p) and f"{os.sep}mirror.git{os.sep}" not in p]
 
 
+def mirror_refs(cache_dir: str) -> set[str]:
+    """The commits the mirrors' version refs point at."""
+    refs = set()
+    for path in glob.glob(os.path.join(cache_dir, "*", "mirror.git", "refs", "heads", "v-*")):
+        with open(path) as handle:
+            refs.add(handle.read().strip())
+    return refs
+
+
 def mentions(cache_dir: str, commit: str) -> list[str]:
     found = [p for p in kept_files(cache_dir) if commit in p]
     for path in kept_files(cache_dir):
@@ -107,6 +116,7 @@ def test_an_unsigned_commit_is_refused_and_nothing_of_it_is_kept(ansible, upstre
                                 "'main': it is not signed, and verify_commit is on")
     assert "web1" not in proc.stdout
     assert mentions(ansible.cache_dir, commit) == []  # no checkout, no state, no stored parse
+    assert mirror_refs(ansible.cache_dir) == set()  # and no mirror ref keeps it
 
 
 def test_a_key_of_the_keyring_outside_the_allowlist_is_refused(ansible, upstream, git_daemon, gnupg, tmp_path):
@@ -155,6 +165,7 @@ def test_use_cache_serves_the_last_verified_commit_flagged_stale(ansible, upstre
     assert flat(f"refusing the commit {pushed[:12]}") in flat(proc.stderr)
     assert flat("it is not signed") in flat(proc.stderr)
     assert mentions(ansible.cache_dir, pushed) == []
+    assert mirror_refs(ansible.cache_dir) == {good}  # the refused commit is not what the mirror keeps
 
     failing = write_source(tmp_path, "failing.git.yml", url=git_daemon.url("inventory"), verify_commit=True,
                            ssh_allowed_signers=signers)
