@@ -65,6 +65,13 @@ def fail_the_run() -> None:
     C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
 
 
+def _verify_options(opt) -> commit_signatures.VerifyOptions | None:
+    try:
+        return commit_signatures.verify_options(opt("verify_commit"), opt("ssh_allowed_signers"), opt("gpg_allowlist"))
+    except ValueError as exc:
+        raise AnsibleParserError(str(exc)) from None
+
+
 def read_settings(plugin, force_sync: bool) -> Settings:
     opt = plugin.get_option
     url = _template(plugin, opt("url"), "url")
@@ -96,13 +103,8 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
-        transport=transport,
+        transport=transport, verify=_verify_options(opt),
     )
-    try:
-        sync_opts.verify = commit_signatures.verify_options(opt("verify_commit"), opt("ssh_allowed_signers"),
-                                                            opt("gpg_allowlist"))
-    except ValueError as exc:
-        raise AnsibleParserError(str(exc)) from None
     return Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
 
 
@@ -163,8 +165,6 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     # A rerun of the same commit with the same options replays the stored parse instead.
     shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
              "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin)}
-    if checkout.verified:
-        shape["verified"] = checkout.verified  # verify_commit: a parse stored under other settings is not replayed
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
     if defined is not None:
