@@ -194,6 +194,49 @@ options:
     type: bool
     default: true
     version_added: 0.1.0
+  verify_commit:
+    description:
+      - Read only a commit that carries a good signature from an allowed key, OpenPGP (see O(gpg_allowlist))
+        or SSH (see O(ssh_allowed_signers)), as C(git verify-commit) would check it.
+      - The signature is checked right after the fetch, before the commit is checked out; a commit that fails is
+        never checked out, parsed, stored or recorded as the last good commit, and the run fails with an error
+        that names the commit and what to do. With O(on_sync_failure=use_cache) the last verified commit of the
+        same version is used instead, with a warning, and every host gets C(git_inventory_stale=true).
+      - Only the commit that is read is checked, not its history. For an annotated tag, the commit it points to
+        must be signed; the tag's own signature is not checked.
+      - Every host gets C(git_inventory_signer) - the OpenPGP primary key fingerprint, or the SSH principal and
+        key fingerprint (V(alice@example.com SHA256:...)) that signed.
+      - Needs the C(gpg) program (package C(gnupg)) for OpenPGP signatures and C(ssh-keygen) (package
+        C(openssh-client)) for SSH signatures.
+    type: bool
+    default: false
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_VERIFY_COMMIT
+    version_added: 0.2.0
+  ssh_allowed_signers:
+    description:
+      - With O(verify_commit), the SSH keys that may sign, in git's allowed signers format (as for
+        C(gpg.ssh.allowedSignersFile)) - one line per key with its principals, optionally
+        V(namespaces="git") and V(valid-after=)/V(valid-before=), then the key.
+      - A key outside its V(valid-after)/V(valid-before) window is refused; the window is checked against the
+        current time, not the commit's date, which the signer chooses.
+      - Required to read SSH-signed commits (C(gpg.format=ssh)).
+    type: path
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_SSH_ALLOWED_SIGNERS
+    version_added: 0.2.0
+  gpg_allowlist:
+    description:
+      - With O(verify_commit), the OpenPGP fingerprints of the keys that may sign, as in the
+        C(gpg_allowlist) of the C(ansible.builtin.git) module. Compared without spaces, case-insensitively.
+      - Signatures are checked against the user's GnuPG keyring (E(GNUPGHOME) is honoured), which must hold the
+        public keys; keys missing from it are never fetched from a key server.
+      - A signature by a subkey counts for its primary key. A good signature from a key that is in the keyring but
+        not in this list is refused. When the list is empty, any valid key of the keyring may sign.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -247,6 +290,13 @@ plugin: vcs.inventory.git
 url: https://git.example.com/ops/infra.git
 refresh_interval: 300
 on_sync_failure: use_cache
+
+---
+# Read only commits signed by the team's SSH keys (or OpenPGP keys: gpg_allowlist)
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+verify_commit: true
+ssh_allowed_signers: ~/.config/inventory/allowed_signers
 """
 
 import os

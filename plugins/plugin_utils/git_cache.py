@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, locking, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_entry import CacheEntry
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import default_cache_dir, private_dir, private_packs, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -59,6 +59,7 @@ class SyncOptions:
     username: str | None = None
     password: str | None = None
     transport: TransportOptions = field(default_factory=TransportOptions)
+    verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Checkout:
     fetched: bool = False  # whether objects were downloaded in this run
     warnings: list[str] = field(default_factory=list)
     lock_fd: int | None = None  # shared lock on the checkout, held while it is read
+    signer: str | None = None  # with verify_commit: who signed the commit
+    verified: str | None = None  # with verify_commit: the digest of the settings it was verified under
 
 
 def _pin_tree(entry: CacheEntry, commit: str) -> int:
@@ -171,8 +174,10 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
     state = read_json(entry.state_file)
     now = time.time()
     last_commit = state.get("commit") if state else None
+    verified = commit_signatures.settings_digest(opts.verify) if opts.verify else None
     if (state and not opts.force and opts.refresh_interval > 0
-            and 0 <= now - float(state.get("synced_at", 0)) < opts.refresh_interval and last_commit):
+            and 0 <= now - float(state.get("synced_at", 0)) < opts.refresh_interval and last_commit
+            and (verified is None or state.get("verified") == verified)):
         warnings = entry.usable_tree(last_commit)
         if warnings is not None:
             entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
@@ -180,8 +185,11 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit
     try:
-        commit, name, fetched, warnings = _fetch_and_build(entry, last_commit)
+        commit, name, fetched, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
+        return _fallback(entry, state, str(exc))
+    except commit_signatures.UnverifiedCommit as exc:
+        _point_version_ref_back(entry, last_commit)
         return _fallback(entry, state, str(exc))
     except VersionNotFound as exc:
         raise SyncError(f"cannot use {entry.remote.safe_url}: {exc}") from None
@@ -191,16 +199,18 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
         "url": entry.remote.safe_url, "ids_checked": True,
     }
+    if verified:
+        state.update(verified=verified, signer=signer)
     write_json(entry.state_file, state)
     checkout = _checkout(entry, state, stale=False, warnings=warnings)
     checkout.fetched = fetched
     return checkout
 
 
-def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool, list[str]]:
+def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool, str | None, list[str]]:
     """Fetch and build the checkout; rebuild the mirror once if it turns out to be damaged.
 
-    Returns (commit, display name, downloaded, the checkout's warnings).
+    Returns (commit, display name, downloaded, signer, the checkout's warnings).
     """
     for attempt in (1, 2):
         repo = None
@@ -216,7 +226,10 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             if entry.mirror_replaced:
                 repo.close()
                 repo = entry.open_mirror()
-            return commit, name, fetched, entry.ensure_tree(repo, commit, last_commit)
+            # verify_commit: the signature is checked before anything of the commit is written or read.
+            signer = (commit_signatures.verify(repo, commit, name, entry.remote.safe_url, entry.opts.verify)
+                      if entry.opts.verify else None)
+            return commit, name, fetched, signer, entry.ensure_tree(repo, commit, last_commit)
         except (RemoteFailure, VersionNotFound, trees.UnsafeTree, SyncError):
             raise
         except Damaged as exc:
@@ -243,6 +256,9 @@ def _fallback(entry: CacheEntry, state: dict | None, reason: str) -> Checkout:
     last = state.get("commit") if state else None
     if not isinstance(last, str) or not OBJECT_ID.match(last):
         last = None
+    if last and opts.verify and opts.on_sync_failure == "use_cache":
+        state = _verified_state(entry, state)
+        last = state and last
     warnings = entry.restore_tree(last) if opts.on_sync_failure == "use_cache" and last else None
     if warnings is not None:
         age = time.time() - float(state.get("synced_at", 0))
@@ -254,11 +270,44 @@ def _fallback(entry: CacheEntry, state: dict | None, reason: str) -> Checkout:
     raise SyncError(reason)
 
 
+def _point_version_ref_back(entry: CacheEntry, last_commit: str | None) -> None:
+    """A refused commit does not stay the version's mirror ref: the last good commit's objects stay the ones kept."""
+    try:
+        from dulwich.repo import Repo
+
+        with Repo(entry.mirror) as repo:
+            if last_commit and last_commit.encode() in repo.object_store:
+                repo.refs[entry.version_ref] = last_commit.encode()
+            else:
+                repo.refs.remove_if_equals(entry.version_ref, None)
+    except Exception as exc:  # noqa: BLE001 - a damaged mirror is found and rebuilt by the next sync
+        entry.progress(f"could not reset the mirror ref {entry.version_ref.decode()}: {exc}")
+
+
+def _verified_state(entry: CacheEntry, state: dict) -> dict | None:
+    """The state, if its commit passes verify_commit under the current settings (checked again if they changed)."""
+    verified = commit_signatures.settings_digest(entry.opts.verify)
+    if state.get("verified") == verified:
+        return state
+    try:
+        from dulwich.repo import Repo
+
+        with Repo(entry.mirror) as repo:
+            signer = commit_signatures.verify(repo, state["commit"], state.get("name") or state["commit"],
+                                              entry.remote.safe_url, entry.opts.verify)
+    except Exception as exc:  # noqa: BLE001 - unverifiable or gone: there is no verified commit to fall back on
+        entry.progress(f"the cached commit {state['commit'][:12]} cannot be served: {exc}")
+        return None
+    return dict(state, verified=verified, signer=signer)
+
+
 def _checkout(entry: CacheEntry, state: dict, stale: bool, warnings: list[str]) -> Checkout:
+    verify = entry.opts.verify is not None
     return Checkout(
         path=os.path.join(entry.trees, state["commit"]), commit=state["commit"],
         version=state.get("name") or state["commit"], stale=stale, synced_at=float(state.get("synced_at", 0)),
         entry=entry.path, safe_url=entry.remote.safe_url, warnings=warnings,
+        signer=state.get("signer") if verify else None, verified=state.get("verified") if verify else None,
     )
 
 

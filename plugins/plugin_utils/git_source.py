@@ -17,7 +17,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, parsed_cache, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
@@ -68,6 +68,13 @@ def fail_the_run() -> None:
         C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
 
 
+def _verify_options(opt) -> commit_signatures.VerifyOptions | None:
+    try:
+        return commit_signatures.verify_options(opt("verify_commit"), opt("ssh_allowed_signers"), opt("gpg_allowlist"))
+    except ValueError as exc:
+        raise AnsibleParserError(str(exc)) from None
+
+
 def read_settings(plugin, force_sync: bool) -> Settings:
     opt = plugin.get_option
     url = _template(plugin, opt("url"), "url")
@@ -99,7 +106,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
-        transport=transport,
+        transport=transport, verify=_verify_options(opt),
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
     outer = inventory_loading.nested_limits()
@@ -201,6 +208,8 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         "git_inventory_commit": _plain(checkout.commit),
         "git_inventory_stale": checkout.stale,
     }
+    if checkout.signer is not None:
+        audit["git_inventory_signer"] = _plain(checkout.signer)
     raw = repo_trust.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
     for name in added:
         for key, value in audit.items():

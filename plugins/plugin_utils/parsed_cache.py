@@ -99,6 +99,8 @@ def cache_key(checkout, parser, shape: dict) -> str:
         "ignore": [list(C.INVENTORY_IGNORE_EXTS), list(C.INVENTORY_IGNORE_PATTERNS)],
         "yaml_ext": list(C.YAML_FILENAME_EXTENSIONS), "any_unparsed": C.INVENTORY_ANY_UNPARSED_IS_FAILED,
     }
+    if getattr(checkout, "verified", None):
+        parts["verified"] = checkout.verified  # verify_commit: a parse stored under other settings is not replayed
     text = json.dumps(parts, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
