@@ -285,6 +285,7 @@ except ImportError:
 else:
     HAS_DULWICH = True
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
     annotate_hosts,
     fail_the_run,
@@ -306,11 +307,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             if not HAS_DULWICH:
                 raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install 'dulwich>=1.2.13,<2' with the Python that runs Ansible)")
             self._read_config_data(path)
+            fail_again_if_failed(self, path)  # auto hands a failed source back to us: one attempt per run
             owner = os.path.abspath(path)
             settings = read_settings(self, force_sync=not cache)
             checkout = sync_checkout(self, settings, owner)
             added = load_checkout(self, settings, checkout, owner, cache)
             annotate_hosts(self, settings, checkout, added)
-        except AnsibleError:
+        except AnsibleError as exc:
+            remember_failure(self, path, exc)
             fail_the_run()
             raise
