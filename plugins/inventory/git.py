@@ -286,6 +286,7 @@ else:
     HAS_DULWICH = True
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
+from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
     annotate_hosts,
     fail_the_run,
@@ -313,6 +314,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             checkout = sync_checkout(self, settings, owner)
             added = load_checkout(self, settings, checkout, owner, cache)
             annotate_hosts(self, settings, checkout, added)
+            warn_if_no_hosts(self, settings, checkout, added)
         except AnsibleError as exc:
             remember_failure(self, path, exc)
             fail_the_run()
