@@ -44,8 +44,8 @@ def test_ssh_deploy_key_and_known_hosts_from_the_environment(ansible, upstream, 
     assert hostnames(ansible.inventory("-i", source, "--list", env=env)) == {"web1"}
     assert f"Accepted publickey for {sshd.user}" in sshd.read_log()
     # Without them the same file cannot authenticate: the variables did it.
-    proc = ansible.inventory("-i", source, "--list", "--flush-cache")
-    assert proc.returncode != 0
+    proc = ansible.inventory("-i", source, "--list")
+    assert proc.returncode != 0 and said("SSH host key check failed", proc.stderr)
 
 
 def test_accept_hostkey_and_ssh_common_args_from_the_environment(ansible, upstream, sshd, tmp_path):
@@ -87,11 +87,11 @@ def test_ca_path_and_validate_certs_from_the_environment(ansible, https_server, 
     assert refused.returncode != 0 and said("CERTIFICATE_VERIFY_FAILED", refused.stderr)
     assert hostnames(ansible.inventory("-i", source, "--list",
                                        env={"ANSIBLE_VCS_INVENTORY_CA_PATH": tls_files.ca_cert})) == {"web1"}
-    assert hostnames(ansible.inventory("-i", source, "--list", "--flush-cache",
+    assert hostnames(ansible.inventory("-i", source, "--list",
                                        env={"ANSIBLE_VCS_INVENTORY_VALIDATE_CERTS": "false"})) == {"web1"}
     # The file wins: validate_certs: true in it beats the variable.
     strict = write_source(tmp_path, name="strict.git.yml", url=https_server.url("inventory"), validate_certs=True)
-    proc = ansible.inventory("-i", strict, "--list", "--flush-cache", env={"ANSIBLE_VCS_INVENTORY_VALIDATE_CERTS": "0"})
+    proc = ansible.inventory("-i", strict, "--list", env={"ANSIBLE_VCS_INVENTORY_VALIDATE_CERTS": "0"})
     assert proc.returncode != 0 and said("CERTIFICATE_VERIFY_FAILED", proc.stderr)
 
 

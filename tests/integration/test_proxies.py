@@ -107,7 +107,7 @@ def test_uppercase_http_proxy_outside_cgi_only(ansible, http_server, upstream, p
     used = len(proxy.passed())
     assert used >= 1
     cgi = proxy_env(HTTP_PROXY=proxy.url(), REQUEST_METHOD="GET")
-    assert hosts_of(ansible.inventory("-i", path, "--list", "--flush-cache", env=cgi)) == {"web1", "web2"}
+    assert hosts_of(ansible.inventory("-i", path, "--list", env=cgi)) == {"web1", "web2"}
     assert len(proxy.passed()) == used  # in a CGI program HTTP_PROXY may come from a request header
 
 
@@ -237,7 +237,7 @@ def test_proxy_credentials_never_show_up(ansible, git_server, auth_proxy, tmp_pa
     env = dict(proxy_env(ANSIBLE_VCS_INVENTORY_PROXY=value), ANSIBLE_DISPLAY_TRACEBACK="always", **BOTH)
     outputs = []
     path = source(tmp_path, git_server, on_sync_failure="use_cache")
-    for args in (["--list"], ["--list", "--flush-cache"], ["--host", "web1"]):
+    for args in (["--list"], ["--list"], ["--host", "web1"]):
         proc = ansible.inventory("-i", path, *args, "-vvvv", env=env)
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout + proc.stderr)

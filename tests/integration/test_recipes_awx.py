@@ -106,7 +106,7 @@ def test_the_https_token_type_with_the_ca_type_through_a_proxy(ansible, upstream
         env.update(inject(find_type("ca_cert"), {"ca_cert": ca_cert}, str(tmp_path)))
         before = len(proxy.requests)
         assert hostnames(ansible.inventory("-i", write_source(tmp_path, url=server.url("inventory")), "--list",
-                                           "--flush-cache", env=env)) == {"web1"}
+                                           env=env)) == {"web1"}
         assert len(proxy.requests) == before
     finally:
         proxy.stop()
