@@ -95,10 +95,12 @@ def _through_proxy(manager_cls, proxy: proxies.Proxy):
     import urllib3
     from urllib3.exceptions import MaxRetryError, ProxyError
 
-    def failure(detail: str) -> ProxyFailure:
-        detail = redact(detail, proxy.secrets)
-        if "407" in detail:  # a CONNECT answered 407 surfaces only as the tunnel's error text
+    def failure(error: ProxyError) -> ProxyFailure:
+        original = getattr(error, "original_error", None)
+        # http.client reports a refused CONNECT only as this text: "Tunnel connection failed: 407 ...".
+        if isinstance(original, OSError) and str(original).startswith("Tunnel connection failed: 407"):
             return _refused(proxy)
+        detail = redact(str(original or error), proxy.secrets)
         return ProxyFailure(f"cannot go through {proxy.describe()}: {detail}; check that setting, or list the Git "
                             "server's host in no_proxy to connect to it directly")
 
@@ -110,10 +112,10 @@ def _through_proxy(manager_cls, proxy: proxies.Proxy):
                 response = super().urlopen(method, url, redirect=redirect, **kwargs)
             except MaxRetryError as exc:
                 if isinstance(exc.reason, ProxyError):
-                    raise failure(str(exc.reason)) from None
+                    raise failure(exc.reason) from None
                 raise
             except ProxyError as exc:
-                raise failure(str(exc)) from None
+                raise failure(exc) from None
             if response.status == 407:  # an http:// URL: the proxy itself answers the request
                 response.drain_conn()
                 response.release_conn()

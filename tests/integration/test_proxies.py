@@ -230,24 +230,37 @@ def test_a_proxy_that_goes_down_is_no_cache_damage(ansible, git_server, proxy, t
     assert {e: sorted(os.listdir(os.path.join(ansible.cache_dir, e, "trees"))) for e in entries} == before
 
 
-def test_proxy_credentials_never_show_up(ansible, git_server, auth_proxy, tmp_path):
+@pytest.mark.parametrize("where", ["env", "option"])
+def test_proxy_credentials_never_show_up(ansible, git_server, auth_proxy, tmp_path, where):
     value = auth_proxy.url(f"{PROXY_USER}:{quote(PROXY_PASSWORD, safe='')}")
     header = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
     needles = [PROXY_PASSWORD, quote(PROXY_PASSWORD, safe=""), header, "pr0xy"]
-    env = dict(proxy_env(ANSIBLE_VCS_INVENTORY_PROXY=value), ANSIBLE_DISPLAY_TRACEBACK="always", **BOTH)
+    env = dict(proxy_env(), ANSIBLE_DISPLAY_TRACEBACK="always", **BOTH)
+
+    def configured(proxy_value: str) -> tuple[str, dict]:
+        if where == "env":
+            return source(tmp_path, git_server, on_sync_failure="use_cache"), dict(
+                env, ANSIBLE_VCS_INVENTORY_PROXY=proxy_value)
+        return source(tmp_path, git_server, on_sync_failure="use_cache", proxy=proxy_value), env
+
     outputs = []
-    path = source(tmp_path, git_server, on_sync_failure="use_cache")
-    for args in (["--list"], ["--list"], ["--host", "web1"]):
-        proc = ansible.inventory("-i", path, *args, "-vvvv", env=env)
+    path, run_env = configured(value)
+    for args in (["--list"], ["--graph"], ["--host", "web1"]):
+        proc = ansible.inventory("-i", path, *args, "-vvvv", env=run_env)
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout + proc.stderr)
     assert auth_proxy.proxy_authorizations and set(auth_proxy.proxy_authorizations) == {"Basic " + header}
-    wrong = dict(env, ANSIBLE_VCS_INVENTORY_PROXY=value.replace("pr0xy", "pr0xy-wrong"))
-    outputs.append(ansible.inventory("-i", path, "--list", "-vvvv", env=wrong).stderr)  # the stale fallback
+    path, wrong_env = configured(value.replace("pr0xy", "pr0xy-wrong"))
+    proc = ansible.inventory("-i", path, "--list", "-vvvv", env=wrong_env)  # the stale fallback
+    assert said("rejected its user name and password", proc.stderr)
+    outputs.append(proc.stdout + proc.stderr)
     auth_proxy.stop()
-    outputs.append(ansible.inventory("-i", path, "--list", "-vvvv", env=env).stderr)  # proxy down
+    path, run_env = configured(value)
+    proc = ansible.inventory("-i", path, "--list", "-vvvv", env=run_env)  # proxy down
+    assert said("cannot go through the proxy", proc.stderr)
+    outputs.append(proc.stdout + proc.stderr)
     found = [n for text in outputs for n in needles if n in text or n in "".join(text.split())]
-    for dirpath, dirnames, filenames in os.walk(ansible.cache_dir):
+    for dirpath, dirnames, filenames in [*os.walk(ansible.cache_dir), *os.walk(ansible.home)]:
         for name in dirnames + filenames:
             full = os.path.join(dirpath, name)
             found += [f"name {full}" for n in needles if n in name]
