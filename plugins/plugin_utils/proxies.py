@@ -64,12 +64,16 @@ class Proxy:
 
 
 def option_source(origin: str | None) -> str:
-    """Say where the option `proxy` came from, given Ansible's origin string for it."""
-    origin = origin or ""
+    """Say where the option `proxy` came from, given Ansible's origin for it.
+
+    Ansible names an environment variable as "env: NAME" and an ansible.cfg entry by the file's path;
+    None (or "default") means the source file itself.
+    """
+    origin = (origin or "").strip()
     if origin.startswith("env:"):
         return f"the environment variable {origin[4:].strip()}"
-    if origin.startswith("ini:"):
-        return "ansible.cfg ([vcs_inventory] proxy)"
+    if origin and origin != "default":
+        return f"[vcs_inventory] proxy in {origin}"
     return f"the option '{OPTION}'"
 
 

@@ -269,3 +269,18 @@ def test_proxy_credentials_never_show_up(ansible, git_server, auth_proxy, tmp_pa
                     data = handle.read()
                 found += [f"{full}: {n}" for n in needles if n.encode() in data]
     assert not found
+
+
+def test_the_proxy_from_ansible_cfg(ansible, git_server, auth_proxy, tmp_path):
+    config = tmp_path / "ansible.cfg"
+    good = auth_proxy.url(f"{PROXY_USER}:{quote(PROXY_PASSWORD, safe='')}")  # ansible.cfg has no % interpolation
+    config.write_text(f"[vcs_inventory]\nproxy = {good}\n")
+    env = proxy_env(ANSIBLE_CONFIG=str(config))
+    env.pop("ANSIBLE_VCS_INVENTORY_PROXY")
+    assert hosts_of(ansible.inventory("-i", source(tmp_path, git_server), "--list", env=env)) == {"web1", "web2"}
+    assert through(auth_proxy, git_server.scheme) >= 1 and auth_proxy.refused() == 0
+    config.write_text(f"[vcs_inventory]\nproxy = {good.replace('pr0xy', 'b4dpass')}\n")
+    proc = ansible.inventory("-i", source(tmp_path, git_server), "--list", env=env)
+    assert proc.returncode != 0
+    assert said(f"from [vcs_inventory] proxy in {config} rejected its user name and password", proc.stderr)
+    assert not said("b4dpass", proc.stderr)
