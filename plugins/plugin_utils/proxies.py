@@ -67,12 +67,12 @@ def option_source(origin: str | None) -> str:
     """Say where the option `proxy` came from, given Ansible's origin for it.
 
     Ansible names an environment variable as "env: NAME" and an ansible.cfg entry by the file's path;
-    None (or "default") means the source file itself.
+    the source file's own settings are "Direct" (2.19) or unknown (None, as on 2.16).
     """
     origin = (origin or "").strip()
     if origin.startswith("env:"):
         return f"the environment variable {origin[4:].strip()}"
-    if origin and origin != "default":
+    if origin and origin not in ("default", "Direct") and not origin.startswith("var:"):
         return f"[vcs_inventory] proxy in {origin}"
     return f"the option '{OPTION}'"
 

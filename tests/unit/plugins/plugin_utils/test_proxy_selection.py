@@ -53,7 +53,7 @@ def test_the_option_wins_and_names_where_it_came_from():
     assert chosen(HTTPS, env, "http://opt:2", "env: ANSIBLE_VCS_INVENTORY_PROXY")[1] == (
         "the environment variable ANSIBLE_VCS_INVENTORY_PROXY")
     assert option_source("/etc/ansible/ansible.cfg") == "[vcs_inventory] proxy in /etc/ansible/ansible.cfg"
-    assert option_source("default") == option_source(None) == "the option 'proxy'"
+    assert option_source("default") == option_source(None) == option_source("Direct") == "the option 'proxy'"
     assert chosen(HTTPS, env, "")[0] == "http://env:1"  # an empty option is unset too
 
 
