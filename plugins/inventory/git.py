@@ -313,9 +313,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             settings = read_settings(self, force_sync=not cache)
             checkout = sync_checkout(self, settings, owner)
             added = load_checkout(self, settings, checkout, owner, cache)
-            annotate_hosts(self, settings, checkout, added)
             warn_if_no_hosts(self, settings, checkout, added)
-        except AnsibleError as exc:
-            remember_failure(self, path, exc)
+            annotate_hosts(self, settings, checkout, added)
+        except AnsibleError:
             fail_the_run()
+            remember_failure(self, path)  # the error being raised, for the next attempt in this run
             raise

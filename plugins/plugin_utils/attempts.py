@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import weakref
 
 from ansible.errors import AnsibleParserError
@@ -53,9 +54,11 @@ def fail_again_if_failed(plugin, path: str) -> None:
         raise AnsibleParserError(message)
 
 
-def remember_failure(plugin, path: str, exc: Exception) -> None:
+def remember_failure(plugin, path: str, exc: BaseException | None = None) -> None:
+    """Remember exc (by default the exception being handled) as this source's failure in this inventory."""
+    exc = exc if exc is not None else sys.exc_info()[1]
     key = _key(plugin, path)
-    if key is None:
+    if key is None or exc is None:
         return
     message = getattr(exc, "message", None) or str(exc)
     try:

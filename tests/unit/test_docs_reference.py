@@ -202,10 +202,13 @@ def test_markup_becomes_markdown():
 
 # Calls whose text reaches the user: exceptions that end up in the run's error, and warnings.
 _MESSAGE_CALLS = {"SyncError", "AnsibleParserError", "AnsibleError", "LockTimeout", "SshClientMissing", "UnsafeTree",
-                  "ProxyConfigError", "ProxyFailure",
                   "_VersionNotFound", "refuse", "warn", "warning"}
 # Exceptions that only carry a message to the user from these files (elsewhere they are internal).
 _MESSAGE_CALLS_IN = {"ValueError": ("urls.py",)}
+
+
+# The proxy's errors reach the user too (a remote failure's message is the ProxyFailure's text).
+_MESSAGE_CALLS |= {"ProxyConfigError", "ProxyFailure"}
 
 
 def _literal_chunks(node) -> list[str]:
