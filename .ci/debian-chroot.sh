@@ -97,9 +97,10 @@ sync_host_config() {
     cp -L "$file" "$ROOTFS$file"
     while read -r value; do values+=("$value"); done < <(grep -v '^[[:space:]]*[#;]' "$file" | grep -oE '(file://)?/[^[:space:]]+' || true)
   done < <(pip_config_files)
-  for value in "${values[@]}"; do
-    for value in $value; do
-      value="${value#file://}"
+  local words word
+  for words in "${values[@]}"; do
+    for word in $words; do
+      value="${word#file://}"
       case "$value" in /*) ;; *) continue ;; esac
       if [ -d "$value" ]; then
         # A local package index (root/simple/<name>/) links its files beside it: bind the root.
@@ -112,15 +113,19 @@ sync_host_config() {
   done
 }
 
+MOUNTED=()
+# shellcheck disable=SC2317  # run by the EXIT trap
+unmount_all() {
+  local i
+  for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
+    umount -R "${MOUNTED[$i]}" 2>/dev/null || umount -lR "${MOUNTED[$i]}" || true
+  done
+}
+
 # Runs inside the private mount namespace: mount, chroot, unmount.
 inner() {
   local cwd="$1"; shift
-  MOUNTED=()
-  cleanup() {
-    local i
-    for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do umount -R "${MOUNTED[$i]}" 2>/dev/null || umount -lR "${MOUNTED[$i]}" || true; done
-  }
-  trap cleanup EXIT
+  trap unmount_all EXIT
   bind() {  # bind SOURCE at the same path inside; ro when asked
     local target="$ROOTFS$1"
     mkdir -p "$target"
@@ -133,37 +138,43 @@ inner() {
   MOUNTED+=("$ROOTFS/proc")
   bind /dev
   bind "$TREE"
-  # A Git worktree keeps its repository outside the tree; bind that too, so git works inside.
+  # A Git worktree keeps its repository outside the tree; bind that too (read-only), so git reads it inside.
   local common
   common=$(git -C "$TREE" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
-  if [ -n "$common" ] && [ -d "$common" ] && [[ "$common/" != "$TREE/"* ]]; then bind "$common"; fi
+  if [ -n "$common" ] && [ -d "$common" ] && [[ "$common/" != "$TREE/"* ]]; then bind "$common" ro; fi
   local dir
   for dir in "${LOCAL_DIRS[@]}"; do
     [[ "$dir/" == "$TREE/"* ]] || bind "$dir" ro
   done
   mkdir -p "$ROOTFS/run/sshd"  # sshd's privilege separation directory
   local status=0
+  # shellcheck disable=SC2016  # expanded by the shell inside the chroot
   chroot "$ROOTFS" /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$cwd" "$@" || status=$?
   return $status
 }
 
-case "${1:-}" in
-  build)
-    build
-    ;;
-  run)
-    shift
-    [ $# -gt 0 ] || die "usage: $0 run CMD [ARG...]"
-    [[ "$PWD/" == "$TREE/"* ]] || die "run it from inside $TREE (only the work tree is bound into the chroot)"
-    build
-    exec unshare --mount --propagation private bash "$HERE/debian-chroot.sh" __inner "$PWD" "$@"
-    ;;
-  __inner)
-    shift
-    sync_host_config
-    inner "$@"
-    ;;
-  *)
-    die "usage: $0 build | run CMD [ARG...]"
-    ;;
-esac
+main() {
+  case "${1:-}" in
+    build)
+      build
+      ;;
+    run)
+      shift
+      [ $# -gt 0 ] || die "usage: $0 run CMD [ARG...]"
+      [[ "$PWD/" == "$TREE/"* ]] || die "run it from inside $TREE (only the work tree is bound into the chroot)"
+      build
+      exec unshare --mount --propagation private bash "$HERE/debian-chroot.sh" __inner "$PWD" "$@"
+      ;;
+    __inner)
+      shift
+      sync_host_config
+      inner "$@"
+      ;;
+    *)
+      die "usage: $0 build | run CMD [ARG...]"
+      ;;
+  esac
+}
+
+# On one line, so that bash has read it whole before it runs: editing this file cannot upset a running copy.
+main "$@"; exit $?
