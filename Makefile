@@ -63,9 +63,15 @@ $(foreach core,$(sort $(CORES_FULL) $(CORES_CORE) $(CORE_NEW)),$(eval $(call leg
 
 venv: $(VENV_NEW)/.installed
 
-test: test-matrix hygiene
+# The legs and hygiene two at a time (TEST_JOBS=1: one after the other), each leg's output in one piece.
+# They share no fixed path or port: servers bind free ports on 127.0.0.1, caches and homes are per test.
+TEST_JOBS ?= 2
+test:
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-matrix hygiene
 
-test-matrix: $(addprefix test-,$(CORES_FULL) $(CORES_CORE))
+# Newest first: the whole-suite legs are the long ones, so under -j they start first.
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+test-matrix: $(addprefix test-,$(call reverse,$(CORES_FULL)) $(call reverse,$(CORES_CORE)))
 
 chroot:
 	bash .ci/debian-chroot.sh build

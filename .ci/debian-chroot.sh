@@ -83,18 +83,25 @@ pip_config_files() {
   [ -z "${PIP_CONFIG_FILE:-}" ] || echo "$PIP_CONFIG_FILE"
 }
 
+# Copy a host file to the same path inside; by rename, so that a run already inside never reads half of it.
+copy_in() {
+  local target="$ROOTFS$1"
+  cmp -s "$1" "$target" && return
+  mkdir -p "$(dirname "$target")"
+  cp -L "$1" "$target.tmp-$$" && mv -f "$target.tmp-$$" "$target"
+}
+
 # Copy resolv.conf, the CA bundle and pip's configuration in (every run: they may have changed), and
 # list the local directories that configuration names (find-links, file:// indexes) for binding.
 sync_host_config() {
   local file value
-  cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-  [ -f "$CA_BUNDLE" ] && cp -L "$CA_BUNDLE" "$ROOTFS$CA_BUNDLE"
+  copy_in /etc/resolv.conf
+  if [ -f "$CA_BUNDLE" ]; then copy_in "$CA_BUNDLE"; fi
   LOCAL_DIRS=()
   local values=("${PIP_FIND_LINKS:-}" "${PIP_INDEX_URL:-}" "${PIP_EXTRA_INDEX_URL:-}" "${PIP_CERT:-}" "${PIP_CONSTRAINT:-}")
   while read -r file; do
     [ -f "$file" ] || continue
-    mkdir -p "$ROOTFS$(dirname "$file")"
-    cp -L "$file" "$ROOTFS$file"
+    copy_in "$file"
     while read -r value; do values+=("$value"); done < <(grep -v '^[[:space:]]*[#;]' "$file" | grep -oE '(file://)?/[^[:space:]]+' || true)
   done < <(pip_config_files)
   local words word
@@ -107,7 +114,7 @@ sync_host_config() {
         case "${value%/}" in */simple) value=$(dirname "${value%/}") ;; esac
         LOCAL_DIRS+=("$value")
       elif [ -f "$value" ]; then  # a constraints file, a certificate
-        mkdir -p "$ROOTFS$(dirname "$value")" && cp -L "$value" "$ROOTFS$value"
+        copy_in "$value"
       fi
     done
   done
