@@ -186,6 +186,19 @@ def test_become_and_control_settings_from_an_untrusted_repo_are_dropped(ansible,
     assert _markers(tmp_path) == []
 
 
+def test_a_host_name_that_ssh_would_read_as_an_option_is_refused(ansible, upstream, git_daemon, tmp_path):
+    marker = tmp_path / "marker-hostname"
+    hostile = "-oProxyCommand=touch${IFS}%s" % marker
+    upstream.commit({"inv/hosts.yml": DATA, "inv/evil.yml": yaml.safe_dump({"web": {"hosts": {hostile: None}}})})
+    source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inv", trust_repo=False)
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n      ignore_unreachable: true\n")
+    proc = ansible.playbook("-i", source, str(play), "-e", "ansible_connection=ssh")
+    assert said("is not a plain host name", proc.stderr), proc.stderr
+    assert hostile not in proc.stdout and _markers(tmp_path) == []
+    assert "web1" in proc.stdout  # the data file beside it still loads
+
+
 # -- pushes that stall or wipe the cache --------------------------------------------------------
 
 ALIAS_BOMB = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
