@@ -225,4 +225,3 @@ def describe_ssh_refusal(allowed_text: str, key_blob: bytes, fingerprint: str, p
                 "the commit with a current key, or change that line")
     return (f"it is signed by the SSH key {fingerprint} of {lines[0].principals}, which the allowed signers file {path} "
             f"does not accept for the namespace '{NAMESPACE}' (see its namespaces= option)")
-

@@ -105,11 +105,12 @@ def _through_proxy(manager_cls, proxy: proxies.Proxy):
                             "server's host in no_proxy to connect to it directly")
 
     class _Proxied(manager_cls):
-        def urlopen(self, method, url, redirect=True, **kwargs):
+        # dulwich sends every request through request(): the one place to see the proxy's answer.
+        def request(self, method, url, *args, **kwargs):
             # A refused tunnel is not retried (urllib3 would send it 4 times); connection errors still are.
             kwargs.setdefault("retries", urllib3.Retry(3, other=0, redirect=None))
             try:
-                response = super().urlopen(method, url, redirect=redirect, **kwargs)
+                response = super().request(method, url, *args, **kwargs)
             except MaxRetryError as exc:
                 if isinstance(exc.reason, ProxyError):
                     raise failure(exc.reason) from None

@@ -146,7 +146,7 @@ def test_refresh_inventory_reads_the_untrusted_repo_as_data_again(ansible, upstr
     play = tmp_path / "refresh.yml"
     play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - meta: refresh_inventory\n"
                     "- hosts: web\n  connection: local\n  gather_facts: false\n  tasks:\n    - debug: msg=ROLE={{ role | default('none') }}\n")
-    for _ in range(2):  # the second run replays the stored parse
+    for _round in range(2):  # the second run replays the stored parse
         proc = ansible.playbook("-i", source, str(play))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "ROLE=front" in proc.stdout
@@ -265,7 +265,7 @@ def _unusable_commit_runs(ansible, upstream, git_daemon, tmp_path, good, counter
     mirror_inode = os.stat(entry / "mirror.git").st_ino
     bad = _unusable_commit(upstream, good)
     downloaded = []
-    for _ in range(2):
+    for _round in range(2):
         before = counter.bytes_in
         proc = ansible.inventory("-i", source, "--list")
         downloaded.append(counter.bytes_in - before)

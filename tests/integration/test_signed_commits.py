@@ -93,11 +93,11 @@ def test_an_ssh_signed_commit_is_read_with_its_signer(ansible, upstream, git_dae
     assert audit(ansible.list(source), "git_inventory_signer") == {None}
 
 
-def test_an_openpgp_subkey_signature_over_http_counts_for_its_primary_key(ansible, upstream, http_server, gnupg,
-                                                                         tmp_path):
+def test_an_openpgp_subkey_signature_over_http_counts_for_its_primary_key(
+        ansible, upstream, http_server, gnupg, tmp_path):
     commit = signed_commit(upstream, FILES_A, gpg_home=gnupg, gpg_key=gnupg.bob)
     raw = subprocess.run(["git", "verify-commit", "--raw", commit], cwd=upstream.work, capture_output=True, text=True,
-                         env=dict(os.environ, GNUPGHOME=gnupg.path, **GIT_ENV))
+                         env=dict(os.environ, GNUPGHOME=gnupg.path, **GIT_ENV), check=False)
     assert f"VALIDSIG {gnupg.bob_subkey} " in raw.stderr  # git signed with the subkey
     spaced = " ".join(gnupg.bob[i:i + 4] for i in range(0, 40, 4)).lower()
     source = write_source(tmp_path, url=http_server.url("inventory"), verify_commit=True, gpg_allowlist=[spaced])
