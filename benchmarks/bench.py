@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import report  # noqa: E402
 import synthetic_repo  # noqa: E402
 from helpers.servers import GitDaemon  # noqa: E402
-from proxy import CountingProxy  # noqa: E402
+from helpers.counting_proxy import CountingProxy  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 CAP_BITS = 100_000_000

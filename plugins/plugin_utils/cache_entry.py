@@ -189,7 +189,7 @@ class CacheEntry:
         elif opts.version in (None, "HEAD"):
             ref_prefix = [b"HEAD"]
         depth = opts.depth if opts.depth and opts.depth > 0 else None
-        if depth and self.remote.kind in ("git", "ssh"):
+        if self.remote.kind in ("git", "ssh"):
             negotiate_in_order(client, repo)
         write_shallow_only_on_change(repo)
         result = None
