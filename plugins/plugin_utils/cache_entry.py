@@ -13,8 +13,9 @@ import uuid
 import warnings
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import listdir, read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils import partial_fetch
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
     Damaged,
@@ -47,6 +48,9 @@ class CacheEntry:
         self.state_dir = os.path.join(self.path, "state")
         self.state_file = os.path.join(self.state_dir, version_key(opts.version) + ".json")
         self.mirror_replaced = False
+        # What the configured paths need of a commit; ("",): the whole tree.
+        self.scope = needed_set.normalise(getattr(opts, "paths", None))
+        self.server_file = os.path.join(self.path, "server.json")
         # The commit an earlier sync resolved this version to after checking the whole history.
         self.known_commit: str | None = None
 
@@ -192,11 +196,27 @@ class CacheEntry:
         if self.remote.kind in ("git", "ssh"):
             negotiate_in_order(client, repo)
         write_shallow_only_on_change(repo)
+        filter_spec = b"blob:none" if self.wants_partial() else None
+        server = partial_fetch.watch_capabilities(client)
         result = None
+
+        def fetch():
+            return client.fetch(path, repo, determine_wants=determine_wants, depth=depth, ref_prefix=ref_prefix,
+                                filter_spec=filter_spec, protocol_version=protocol, progress=self._progress_bytes)
+
         try:
-            result = self.call_remote(lambda: client.fetch(
-                path, repo, determine_wants=determine_wants, depth=depth, ref_prefix=ref_prefix,
-                protocol_version=protocol, progress=self._progress_bytes))
+            try:
+                result = self.call_remote(fetch)
+            except RemoteFailure as exc:
+                if not (filter_spec and server.answered and server.filters):
+                    raise
+                # The server advertised a filter, then refused this one: the whole commit, as without filters.
+                self.progress(f"the server refused the filter blob:none ({exc}); fetching without it")
+                filter_spec = None
+                result = self.call_remote(fetch)
+                server.filters = False
+            if server.answered:
+                self.remember_server(filter=server.filters)
         except RemoteFailure as exc:
             if not resolved.get("by_id"):
                 raise
@@ -232,6 +252,41 @@ class CacheEntry:
             if repo is not outer_repo:
                 repo.close()
         return obj.id.decode(), name or obj.id.decode(), downloaded
+
+    # -- partial fetch ------------------------------------------------------------------------
+    def wants_partial(self) -> bool:
+        """Trees first, then only the needed blobs: for part of the tree, unless the server refused before."""
+        server = read_json(self.server_file) or {}
+        return self.scope != needed_set.WHOLE_TREE and server.get("filter") is not False \
+            and server.get("blobs_by_id") is not False
+
+    def remember_server(self, **support: bool) -> None:
+        """Keep what the server supports (filter, blobs_by_id) for the next runs of this entry."""
+        known = read_json(self.server_file) or {}
+        if any(known.get(key) != value for key, value in support.items()):
+            write_json(self.server_file, {**known, **support})
+
+    def fetch_blobs(self, repo, commit: str, ids: list[bytes]) -> None:
+        """Fetch the blobs ids by id in one request; where the server refuses, fetch commit whole instead."""
+        client, path, protocol = make_client(self.remote, self.opts.transport)
+        try:
+            self.progress(f"fetching {len(ids)} files of {commit[:12]} that the inventory needs")
+            try:
+                self.call_remote(lambda: partial_fetch.fetch_objects(
+                    client, path, repo, ids, protocol, progress=self._progress_bytes))
+                self.remember_server(blobs_by_id=True)
+                return
+            except RemoteFailure as exc:
+                self.progress(f"the server would not send files by id ({exc}); fetching {commit[:12]} whole")
+            depth = self.opts.depth if self.opts.depth and self.opts.depth > 0 else None
+            self.call_remote(lambda: partial_fetch.fetch_objects(
+                client, path, repo, [commit.encode()], protocol, depth=depth, progress=self._progress_bytes))
+            self.remember_server(blobs_by_id=False)
+        finally:
+            client.close()
+            pool = getattr(client, "pool_manager", None)
+            if pool is not None:
+                pool.clear()
 
     def needs_deepen(self, repo) -> bool:
         # A full history was asked for but the mirror is shallow: fetch again without depth.
@@ -309,21 +364,72 @@ class CacheEntry:
                 self.progress(redact(text, self.remote.secrets))
 
     # -- checkouts ----------------------------------------------------------------------------
-    def ensure_tree(self, repo, commit: str, previous: str | None) -> list[str]:
-        """Make the checkout of commit exact (build or rebuild it); return its warnings."""
-        problem, warnings = trees.check_tree(self.trees, commit) if os.path.isdir(os.path.join(self.trees, commit)) else ("new", [])
+    def ensure_tree(self, repo, commit: str, previous: str | None, online: bool = True) -> list[str]:
+        """Make the checkout of commit exact and holding the configured paths; return its warnings."""
+        exists = os.path.isdir(os.path.join(self.trees, commit))
+        problem, warnings = trees.check_tree(self.trees, commit, self.scope) if exists else ("new", [])
         if problem is None:
             return warnings
+        if problem == trees.NARROW:
+            held = trees.tree_scope(trees.read_manifest(self.trees, commit))
+            wider = needed_set.widen(held, self.scope)
+            entries, only = self.needed_files(repo, commit, wider, online)
+            self.progress(f"adding the files of {', '.join(self.scope)} to the checkout of {commit}")
+            return trees.extend_tree(repo, commit, self.trees, only if only is not None else
+                                     {p.decode("utf-8", "surrogateescape") for p, _m, _s in entries}, wider, entries)
         if problem != "new":
             self.warn(f"the cached checkout of {commit[:12]} was changed on disk ({problem}); rebuilding it")
             if previous == commit:
                 previous = None
         self.progress(f"writing the checkout of {commit}")
-        return trees.build_tree(repo, commit, self.trees, previous=previous if previous != commit else None)
+        entries, only = self.needed_files(repo, commit, self.scope, online)
+        return trees.build_tree(repo, commit, self.trees, previous=previous if previous != commit else None,
+                                only=only, scope=self.scope, entries=entries)
+
+    def needed_files(self, repo, commit: str, scope: tuple[str, ...], online: bool):
+        """(the commit's entries, the paths scope needs or None for all), fetching the blobs that are missing.
+
+        Symlink targets come from the symlinks' blobs, so those are fetched first where missing.
+        """
+        entries = trees.commit_entries(repo, commit)
+        if scope == needed_set.WHOLE_TREE:
+            only = None
+            wanted = [sha for _p, mode, sha in entries if mode != trees.MODE_GITLINK]
+        else:
+            modes = {p.decode("utf-8", "surrogateescape"): mode for p, mode, _s in entries}
+            shas = {p.decode("utf-8", "surrogateescape"): sha for p, _m, sha in entries}
+
+            def link_target(path: str) -> str | None:
+                sha = shas[path]
+                if sha not in repo.object_store:
+                    return None
+                return repo[sha].as_raw_string().decode("utf-8", "surrogateescape")
+
+            while True:
+                closure = needed_set.Closure(modes, link_target).run(scope)
+                links = [shas[p] for p in sorted(closure.pending)]
+                if not links:
+                    break
+                self._get_blobs(repo, commit, links, online)
+                if any(sha not in repo.object_store for sha in links):
+                    raise partial_fetch.MissingObjects(f"the server did not send the symlinks of {commit[:12]}")
+            only = closure.needed
+            wanted = [shas[p] for p in sorted(only) if modes[p] != trees.MODE_GITLINK]
+        missing = sorted({sha for sha in wanted if sha not in repo.object_store})
+        if missing:
+            self._get_blobs(repo, commit, missing, online)
+            if any(sha not in repo.object_store for sha in missing):
+                raise partial_fetch.MissingObjects(f"the server did not send all files of {commit[:12]}")
+        return entries, only
+
+    def _get_blobs(self, repo, commit: str, ids: list[bytes], online: bool) -> None:
+        if not online:
+            raise partial_fetch.MissingObjects(f"{len(ids)} files of {commit[:12]} are not in the cached mirror")
+        self.fetch_blobs(repo, commit, ids)
 
     def usable_tree(self, commit: str) -> list[str] | None:
-        """The warnings of the checkout of commit when it is exactly as written, else None."""
-        problem, warnings = trees.check_tree(self.trees, commit)
+        """The warnings of the checkout of commit when it is exactly as written and holds the paths, else None."""
+        problem, warnings = trees.check_tree(self.trees, commit, self.scope)
         return warnings if problem is None else None
 
     def restore_tree(self, commit: str) -> list[str] | None:
@@ -337,9 +443,13 @@ class CacheEntry:
             with Repo(self.mirror) as repo:
                 if commit.encode() not in repo.object_store:
                     return None
+                if os.path.isdir(os.path.join(self.trees, commit)) and \
+                        trees.check_tree(self.trees, commit, self.scope)[0] == trees.NARROW:
+                    return self.ensure_tree(repo, commit, None, online=False)
                 self.warn(f"the cached checkout of {commit[:12]} was missing or changed on disk; "
                           "rebuilding it from the cached mirror")
-                trees.build_tree(repo, commit, self.trees)
+                entries, only = self.needed_files(repo, commit, self.scope, online=False)
+                trees.build_tree(repo, commit, self.trees, only=only, scope=self.scope, entries=entries)
         except Exception:  # noqa: BLE001 - a damaged mirror just means there is nothing to fall back on
             self.clean_up_after_failure()
             return None

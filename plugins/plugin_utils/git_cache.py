@@ -60,6 +60,7 @@ class SyncOptions:
     password: str | None = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
+    paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
 
 
 @dataclass
