@@ -238,8 +238,14 @@ def _repack_reachable(repo, progress: Callable[[str], None]) -> None:
     before = _pack_names(pack_dir)
     kept = None
     if roots:
-        count, records = store.generate_pack_data([], roots, shallow=shallow, ofs_delta=True)
-        pack = store.add_pack_data(count, records)
+        from dulwich.object_store import MissingObjectFinder
+        from dulwich.pack import generate_unpacked_objects
+
+        # A partial mirror (filter blob:none) lacks the blobs no checkout needed: they stay out.
+        finder = MissingObjectFinder(store, haves=[], wants=roots, shallow=shallow)
+        present = [(oid, hint) for oid, hint in finder if oid in store]
+        records = generate_unpacked_objects(store, present, ofs_delta=True, other_haves=finder.get_remote_has())
+        pack = store.add_pack_data(len(present), records)
         if pack is not None:
             kept = "pack-" + pack.name().decode("ascii")
     progress(f"consolidated {len(before)} packs into one ({'no objects' if kept is None else kept})")

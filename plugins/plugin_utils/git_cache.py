@@ -143,9 +143,10 @@ def _sync_entry(root: str, remote: Remote, opts: SyncOptions, warn: Callable[[st
     private_dir(root)
     entry = CacheEntry(root, remote, opts, warn, progress)
     _entry_dir(entry.path, warn)
+    waiting_since = time.time()
     with locking.EntryLock(entry.path, opts.lock_timeout, f"{entry.path} ({remote.safe_url})"):
         try:
-            checkout = _sync_locked(entry)
+            checkout = _sync_locked(entry, waiting_since)
         except BaseException:
             entry.clean_up_after_failure()
             raise
@@ -169,7 +170,7 @@ def _entry_dir(path: str, warn: Callable[[str], None]) -> None:
     private_dir(path, in_private_parent=True)
 
 
-def _sync_locked(entry: CacheEntry) -> Checkout:
+def _sync_locked(entry: CacheEntry, waiting_since: float) -> Checkout:
     opts = entry.opts
     entry.prepare()
     state = read_json(entry.state_file)
@@ -183,8 +184,18 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         if warnings is not None:
             entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
             return _checkout(entry, state, stale=False, warnings=warnings)
+    checked_at = float(state.get("checked_at", 0)) if state else 0.0
+    if (state and last_commit and checked_at > waiting_since
+            and (verified is None or state.get("verified") == verified)):
+        # Single flight: another run read the remote after this one began to wait for the lock.
+        warnings = entry.usable_tree(last_commit)
+        if warnings is not None:
+            entry.progress(f"using {last_commit}: another run checked {entry.remote.safe_url} "
+                           f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
+            return _checkout(entry, state, stale=False, warnings=warnings)
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit
+    checked_at = time.time()
     try:
         commit, name, fetched, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
@@ -198,7 +209,7 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         return _fallback(entry, state, f"refusing to check out {entry.remote.safe_url}: {exc}")
     state = {
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
-        "url": entry.remote.safe_url, "ids_checked": True,
+        "url": entry.remote.safe_url, "ids_checked": True, "checked_at": checked_at,
     }
     if verified:
         state.update(verified=verified, signer=signer)

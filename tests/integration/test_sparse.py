@@ -160,3 +160,22 @@ def test_kubespray_like_layout_equals_the_oracle(path, ansible, repos_root, tmp_
         daemon.stop()
     assert strip_audit(got) == oracle(ansible, upstream, commit, path, tmp_path)
     assert got["_meta"]["hostvars"].get("node1", {}).get("git_inventory_commit") == commit, got
+
+
+def test_gc_consolidates_a_partial_mirror_and_keeps_what_checkouts_need(served, tmp_path):
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc
+
+    upstream, url, _proxy = served
+    make_layout(upstream, KUBESPRAY_LIKE)
+    first = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
+    for k in range(3):
+        upstream.commit({"inventory/local/hosts.ini": f"node{k}\n", "docs/big.bin": os.urandom(1000)})
+        sync(tmp_path / "cache", url, ["inventory/local/hosts.ini", "roles"])
+    mirror = os.path.join(first.entry, "mirror.git")
+    assert cache_gc.consolidate_packs(mirror, None, lambda m: None, limit=0)
+    last = sync(tmp_path / "cache", url, ["inventory/sample"])  # another path after GC: its blobs come by id
+    assert files_of(last.path) >= {"inventory/sample/inventory.ini", "roles/kubernetes/tasks/main.yml"}
+    from dulwich.repo import Repo
+
+    with Repo(mirror) as repo:
+        assert len(list(repo.object_store.packs)) <= 2
