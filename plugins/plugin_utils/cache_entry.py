@@ -156,8 +156,8 @@ class CacheEntry:
         except KeyError:
             raise Damaged(f"the commit {tip.decode()[:12]} of the last good sync is missing") from None
 
-    def fetch(self, repo) -> tuple[str, str, bool]:
-        """Fetch the configured version into repo; return (commit, display name, downloaded)."""
+    def fetch(self, repo) -> tuple[str, str]:
+        """Fetch the configured version into repo; return (commit, display name)."""
         client, path, protocol = make_client(self.remote, self.opts.transport)
         try:
             return self._fetch_with(client, path, protocol, repo)
@@ -168,21 +168,20 @@ class CacheEntry:
             if pool is not None:
                 pool.clear()
 
-    def _fetch_with(self, client, path, protocol, repo) -> tuple[str, str, bool]:
+    def _fetch_with(self, client, path, protocol, repo) -> tuple[str, str]:
         opts = self.opts
         outer_repo = repo
         resolved: dict = {}
 
         def determine_wants(refs, depth=None):
-            sha, name, exact = resolve(refs, {}, opts.version, warn=self.warn, known=self.known_commit)
+            sha, name = resolve(refs, opts.version, warn=self.warn, known=self.known_commit)
             tips = {value.decode() for value in refs.values() if value}
             # A commit id that no ref points at: servers may refuse it ("not our ref").
-            resolved.update(sha=sha, name=name, exact=exact, wanted=False, by_id=bool(sha) and sha not in tips)
+            resolved.update(sha=sha, name=name, by_id=bool(sha) and sha not in tips)
             if sha is None:
                 return []
             if sha.encode() in repo.object_store and not self.needs_deepen(repo):
                 return []
-            resolved["wanted"] = True
             return [sha.encode()]
 
         ref_prefix = None
@@ -230,10 +229,8 @@ class CacheEntry:
                 raise
             resolved["sha"] = None
         sha = resolved.get("sha")
-        downloaded = bool(resolved.get("wanted"))
         if sha is None:
             sha = self.fetch_full_for_commit(client, path, protocol, opts.version)
-            downloaded = True
             self.mirror_replaced = True
             repo = self.open_mirror()
         name = resolved.get("name")
@@ -251,7 +248,7 @@ class CacheEntry:
         finally:
             if repo is not outer_repo:
                 repo.close()
-        return obj.id.decode(), name or obj.id.decode(), downloaded
+        return obj.id.decode(), name or obj.id.decode()
 
     # -- partial fetch ------------------------------------------------------------------------
     def wants_partial(self) -> bool:

@@ -72,7 +72,6 @@ class Checkout:
     synced_at: float
     entry: str
     safe_url: str
-    fetched: bool = False  # whether objects were downloaded in this run
     warnings: list[str] = field(default_factory=list)
     lock_fd: int | None = None  # shared lock on the checkout, held while it is read
     signer: str | None = None  # with verify_commit: who signed the commit
@@ -197,7 +196,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float) -> Checkout:
         entry.known_commit = last_commit
     checked_at = time.time()
     try:
-        commit, name, fetched, signer, warnings = _fetch_and_build(entry, last_commit)
+        commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except commit_signatures.UnverifiedCommit as exc:
@@ -214,15 +213,13 @@ def _sync_locked(entry: CacheEntry, waiting_since: float) -> Checkout:
     if verified:
         state.update(verified=verified, signer=signer)
     write_json(entry.state_file, state)
-    checkout = _checkout(entry, state, stale=False, warnings=warnings)
-    checkout.fetched = fetched
-    return checkout
+    return _checkout(entry, state, stale=False, warnings=warnings)
 
 
-def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool, str | None, list[str]]:
+def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, str | None, list[str]]:
     """Fetch and build the checkout; rebuild the mirror once if it turns out to be damaged.
 
-    Returns (commit, display name, downloaded, signer, the checkout's warnings).
+    Returns (commit, display name, signer, the checkout's warnings).
     """
     for attempt in (1, 2):
         repo = None
@@ -233,7 +230,7 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             repo = entry.open_mirror() if attempt == 1 else entry.new_mirror()
             if attempt == 1:
                 entry.check_mirror(repo, synced_before=last_commit is not None and had_mirror)
-            commit, name, fetched = entry.fetch(repo)
+            commit, name = entry.fetch(repo)
             private_packs(entry.mirror)
             if entry.mirror_replaced:
                 repo.close()
@@ -241,7 +238,7 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             # verify_commit: the signature is checked before anything of the commit is written or read.
             signer = (commit_signatures.verify(repo, commit, name, entry.remote.safe_url, entry.opts.verify)
                       if entry.opts.verify else None)
-            return commit, name, fetched, signer, entry.ensure_tree(repo, commit, last_commit)
+            return commit, name, signer, entry.ensure_tree(repo, commit, last_commit)
         except (RemoteFailure, VersionNotFound, trees.UnsafeTree, SyncError):
             raise
         except Damaged as exc:

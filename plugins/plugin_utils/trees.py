@@ -281,11 +281,6 @@ def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: b
     files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
 
 
-def verify_tree(trees_dir: str, commit: str) -> str | None:
-    """Return None when trees_dir/<commit> is exactly what was written, else what differs."""
-    return check_tree(trees_dir, commit)[0]
-
-
 def check_tree(trees_dir: str, commit: str, scope: tuple[str, ...] | None = None) -> tuple[str | None, list[str]]:
     """(what differs or None, the warnings recorded when the tree was built), reading the manifest once.
 
