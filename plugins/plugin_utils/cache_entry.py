@@ -13,6 +13,7 @@ import uuid
 import warnings
 from typing import Callable
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
 from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import listdir, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils import partial_fetch
@@ -26,7 +27,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import make_client, socket_timeout
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, cache_key, redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, OBJECT_ID, ambiguous, resolve, version_key
+from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, resolve, version_key
 
 __metaclass__ = type
 
@@ -43,29 +44,29 @@ class CacheEntry:
         self.warn = warn
         self.progress = progress
         self.path = os.path.join(root, cache_key(remote))
-        self.mirror = os.path.join(self.path, "mirror.git")
-        self.trees = os.path.join(self.path, "trees")
-        self.state_dir = os.path.join(self.path, "state")
-        self.state_file = os.path.join(self.state_dir, version_key(opts.version) + ".json")
+        self.mirror = os.path.join(self.path, layout.MIRROR)
+        self.trees = os.path.join(self.path, layout.TREES)
+        self.state_dir = os.path.join(self.path, layout.STATE)
+        self.state_file = layout.state_file(self.state_dir, version_key(opts.version))
         self.mirror_replaced = False
         # What the configured paths need of a commit; ("",): the whole tree.
         self.scope = needed_set.normalise(getattr(opts, "paths", None))
-        self.server_file = os.path.join(self.path, "server.json")
+        self.server_file = os.path.join(self.path, layout.SERVER_INFO)
         # The commit an earlier sync resolved this version to after checking the whole history.
         self.known_commit: str | None = None
 
     # -- housekeeping -------------------------------------------------------------------------
     def prepare(self) -> None:
         """Make the entry a known-good shape; only called with the exclusive lock held."""
-        info = read_json(os.path.join(self.path, "entry.json"))
-        keep = {"lock", "lock.owner"}
+        info = read_json(os.path.join(self.path, layout.ENTRY_INFO))
+        keep = {layout.LOCK, layout.LOCK_OWNER}
         if info is None or info.get("url") != self.remote.safe_url or info.get("format") != ENTRY_FORMAT:
             leftovers = [n for n in os.listdir(self.path) if n not in keep]
             if leftovers:
                 self.warn(f"cache entry {self.path} was not a usable cache of {self.remote.safe_url}; wiping it")
             for name in leftovers:
                 trees.remove_tree(os.path.join(self.path, name))
-            write_json(os.path.join(self.path, "entry.json"), {"url": self.remote.safe_url, "format": ENTRY_FORMAT})
+            write_json(os.path.join(self.path, layout.ENTRY_INFO), {"url": self.remote.safe_url, "format": ENTRY_FORMAT})
         for sub in (self.trees, self.state_dir):
             if not os.path.isdir(sub) or os.path.islink(sub):
                 trees.remove_tree(sub)
@@ -89,7 +90,7 @@ class CacheEntry:
 
         for directory in (self.path, self.trees, self.state_dir):
             for name in listdir(directory):
-                if name.startswith("tmp-") or ".tmp-" in name:
+                if name.startswith(layout.TMP_PREFIX) or layout.TMP_MARK in name:
                     drop(os.path.join(directory, name))
         if not os.path.isdir(self.mirror) or os.path.islink(self.mirror):
             return removed
@@ -134,7 +135,7 @@ class CacheEntry:
 
     @property
     def version_ref(self) -> bytes:
-        return b"refs/heads/v-" + version_key(self.opts.version).encode()
+        return layout.version_ref(version_key(self.opts.version))
 
     def check_mirror(self, repo, synced_before: bool) -> None:
         """Raise Damaged unless the mirror still holds what the last good sync of this version left.
@@ -148,7 +149,7 @@ class CacheEntry:
         if not synced_before:
             return
         tip = repo.refs.read_ref(self.version_ref)
-        if not tip or not OBJECT_ID.match(tip.decode("ascii", "replace")):
+        if not tip or not layout.OBJECT_ID.match(tip.decode("ascii", "replace")):
             raise Damaged(f"the ref {self.version_ref.decode()} of the last good sync is missing")
         try:
             commit = repo[tip]

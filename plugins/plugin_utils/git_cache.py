@@ -37,7 +37,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, parse_remote, redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import OBJECT_ID
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID, tree_lock
 
 __metaclass__ = type
 
@@ -80,13 +80,13 @@ class Checkout:
 
 def _pin_tree(entry: CacheEntry, commit: str) -> int:
     """Hold a shared lock on the checkout for as long as this process reads it."""
-    return locking.try_lock(os.path.join(entry.trees, f"{commit}.lock"), shared=True) or _blocking_shared(entry, commit)
+    return locking.try_lock(tree_lock(entry.trees, commit), shared=True) or _blocking_shared(entry, commit)
 
 
 def _blocking_shared(entry: CacheEntry, commit: str) -> int:
     import fcntl
 
-    fd = os.open(os.path.join(entry.trees, f"{commit}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+    fd = os.open(tree_lock(entry.trees, commit), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd

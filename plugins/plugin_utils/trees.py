@@ -11,7 +11,6 @@ edits or stray files (they must never reach the inventory) with one stat per fil
 from __future__ import annotations
 
 import errno
-import json
 import os
 import posixpath
 import shutil
@@ -19,6 +18,8 @@ import stat
 import uuid
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import TMP_PREFIX, tree_manifest
 
 __metaclass__ = type
 
@@ -131,17 +132,12 @@ def remove_tree(path: str) -> None:
             os.unlink(path)
 
 
-def manifest_path(trees_dir: str, commit: str) -> str:
-    return os.path.join(trees_dir, f"{commit}.json")
+manifest_path = tree_manifest
 
 
 def read_manifest(trees_dir: str, commit: str) -> dict | None:
-    try:
-        with open(manifest_path(trees_dir, commit), encoding="utf-8") as handle:
-            data = json.load(handle)
-        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
-    except (OSError, ValueError):
-        return None
+    data = read_json(manifest_path(trees_dir, commit))
+    return data if data is not None and isinstance(data.get("files"), dict) else None
 
 
 def commit_entries(repo, commit: str) -> list[tuple[bytes, int, bytes]]:
@@ -164,7 +160,7 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None, o
             prev_files = prev_manifest["files"]
     prev_root = os.path.join(trees_dir, previous) if previous else None
 
-    tmp = os.path.join(trees_dir, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = os.path.join(trees_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     os.mkdir(tmp, 0o700)
     warnings = []
     files = {}
@@ -220,10 +216,7 @@ def _write_entries(repo, commit: str, root: str, entries, only, prev_root, prev_
 
 
 def _write_manifest(trees_dir: str, commit: str, manifest: dict) -> None:
-    tmp_manifest = manifest_path(trees_dir, commit) + f".tmp-{os.getpid()}"
-    with open(tmp_manifest, "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle)
-    os.replace(tmp_manifest, manifest_path(trees_dir, commit))
+    write_json(manifest_path(trees_dir, commit), manifest)
 
 
 def _check_elements(commit: str, raw_path: bytes) -> None:

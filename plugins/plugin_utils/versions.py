@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID  # noqa: F401 - named here too
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import VersionNotFound
 
 __metaclass__ = type
 
 HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
-OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256
 # Shortest abbreviated commit id accepted (git's default abbreviation); shorter ones collide too easily.
 MIN_ABBREV = 7
 
