@@ -13,11 +13,12 @@ from helpers.servers import GitDaemon, HttpGitServer
 from helpers.upstream import Upstream, git
 
 BIG = os.urandom(400_000)  # a binary outside the inventory: incompressible
+# Inventory files without .ini: ansible-core 2.16 skips *.ini files inside a directory source.
 KUBESPRAY_LIKE = {
-    "inventory/sample/inventory.ini": "[kube_control_plane]\nnode1\n[etcd:children]\nkube_control_plane\n",
+    "inventory/sample/hosts": "[kube_control_plane]\nnode1\n[etcd:children]\nkube_control_plane\n",
     "inventory/sample/group_vars/all/all.yml": "bin_dir: /usr/local/bin\n",
     "inventory/sample/group_vars/etcd.yml": "etcd_deployment_type: host\n",
-    "inventory/local/hosts.ini": "node1 ansible_connection=local local_release_dir=/tmp\n"
+    "inventory/local/hosts": "node1 ansible_connection=local local_release_dir=/tmp\n"
                                  "[kube_control_plane]\nnode1\n[etcd]\nnode1\n",
     "inventory/local/group_vars": os.path.join("..", "sample", "group_vars"),  # made a symlink below
     "roles/kubernetes/tasks/main.yml": "- debug: msg=hi\n",
@@ -65,7 +66,7 @@ def served(request, repos_root):
         server.stop()
 
 
-LOCAL_SET = {"inventory/local/hosts.ini", "inventory/local/group_vars", "inventory/sample/group_vars/all/all.yml",
+LOCAL_SET = {"inventory/local/hosts", "inventory/local/group_vars", "inventory/sample/group_vars/all/all.yml",
              "inventory/sample/group_vars/etcd.yml"}
 
 
@@ -73,7 +74,7 @@ def test_a_filtering_server_sends_only_what_the_inventory_needs(served, tmp_path
     upstream, url, proxy = served
     commit = make_layout(upstream, KUBESPRAY_LIKE)
     before = proxy.snapshot()
-    checkout = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
+    checkout = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
     used = proxy.since(before)
     assert checkout.commit == commit
     assert files_of(checkout.path) == LOCAL_SET  # the symlink and its target, nothing else
@@ -83,20 +84,20 @@ def test_a_filtering_server_sends_only_what_the_inventory_needs(served, tmp_path
         assert handle.read() == "etcd_deployment_type: host\n"
     # Nothing new: nothing is fetched, the checkout stands.
     before = proxy.snapshot()
-    again = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
+    again = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
     assert again.path == checkout.path and proxy.since(before)["bytes_down"] < 1024
 
 
 def test_a_changed_path_on_a_warm_cache_adds_only_what_is_missing(served, tmp_path):
     upstream, url, proxy = served
     make_layout(upstream, KUBESPRAY_LIKE)
-    first = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
-    inode = os.lstat(os.path.join(first.path, "inventory/local/hosts.ini")).st_ino
+    first = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
+    inode = os.lstat(os.path.join(first.path, "inventory/local/hosts")).st_ino
     before = proxy.snapshot()
-    wider = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini", "roles"])
+    wider = sync(tmp_path / "cache", url, ["inventory/local/hosts", "roles"])
     assert proxy.since(before)["bytes_down"] < 5_000
     assert files_of(wider.path) == LOCAL_SET | {"roles/kubernetes/tasks/main.yml"}
-    assert os.lstat(os.path.join(wider.path, "inventory/local/hosts.ini")).st_ino == inode  # not rewritten
+    assert os.lstat(os.path.join(wider.path, "inventory/local/hosts")).st_ino == inode  # not rewritten
     # The narrower path is served by the wider checkout, with no fetch.
     again = sync(tmp_path / "cache", url, ["roles"])
     assert files_of(again.path) == files_of(wider.path)
@@ -110,7 +111,7 @@ def test_a_new_commit_fetches_only_its_needed_blobs(served, tmp_path):
     before = proxy.snapshot()
     checkout = sync(tmp_path / "cache", url, ["inventory/sample"])
     assert checkout.commit == new and proxy.since(before)["bytes_down"] < 10_000
-    assert files_of(checkout.path) == {"inventory/sample/inventory.ini", "inventory/sample/group_vars/all/all.yml",
+    assert files_of(checkout.path) == {"inventory/sample/hosts", "inventory/sample/group_vars/all/all.yml",
                                        "inventory/sample/group_vars/etcd.yml"}
 
 
@@ -125,14 +126,14 @@ def test_without_filters_the_commit_comes_whole_once(repos_root, tmp_path, refus
     try:
         with CountingProxy(daemon.port) as proxy:
             url = daemon.url("inventory").replace(f":{daemon.port}/", f":{proxy.port}/")
-            checkout = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
+            checkout = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
             used = proxy.since(proxy.snapshot() | {"bytes_down": 0, "bytes_up": 0, "connections": 0})
             assert checkout.commit == commit and files_of(checkout.path) == LOCAL_SET
             assert 800_000 < used["bytes_down"] < 880_000, used  # each binary once
             assert server_of(checkout.entry) == {"filter": False}
-            new = upstream.commit({"inventory/local/hosts.ini": "node2\n"})
+            new = upstream.commit({"inventory/local/hosts": "node2\n"})
             before = proxy.snapshot()
-            assert sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"]).commit == new
+            assert sync(tmp_path / "cache", url, ["inventory/local/hosts"]).commit == new
             assert proxy.since(before)["connections"] == 1  # no filter asked for in vain
     finally:
         daemon.stop()
@@ -145,8 +146,8 @@ def test_the_repo_root_as_path_is_the_whole_tree(served, tmp_path):
     assert files_of(checkout.path) == set(KUBESPRAY_LIKE)
 
 
-@pytest.mark.parametrize("path", ["inventory/sample", "inventory/local", "inventory/local/hosts.ini",
-                                  "inventory/sample/inventory.ini"])
+@pytest.mark.parametrize("path", ["inventory/sample", "inventory/local", "inventory/local/hosts",
+                                  "inventory/sample/hosts"])
 def test_kubespray_like_layout_equals_the_oracle(path, ansible, repos_root, tmp_path):
     from conftest import oracle, strip_audit, write_source
 
@@ -167,14 +168,14 @@ def test_gc_consolidates_a_partial_mirror_and_keeps_what_checkouts_need(served, 
 
     upstream, url, _proxy = served
     make_layout(upstream, KUBESPRAY_LIKE)
-    first = sync(tmp_path / "cache", url, ["inventory/local/hosts.ini"])
+    first = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
     for k in range(3):
-        upstream.commit({"inventory/local/hosts.ini": f"node{k}\n", "docs/big.bin": os.urandom(1000)})
-        sync(tmp_path / "cache", url, ["inventory/local/hosts.ini", "roles"])
+        upstream.commit({"inventory/local/hosts": f"node{k}\n", "docs/big.bin": os.urandom(1000)})
+        sync(tmp_path / "cache", url, ["inventory/local/hosts", "roles"])
     mirror = os.path.join(first.entry, "mirror.git")
     assert cache_gc.consolidate_packs(mirror, None, lambda m: None, limit=0)
     last = sync(tmp_path / "cache", url, ["inventory/sample"])  # another path after GC: its blobs come by id
-    assert files_of(last.path) >= {"inventory/sample/inventory.ini", "roles/kubernetes/tasks/main.yml"}
+    assert files_of(last.path) >= {"inventory/sample/hosts", "roles/kubernetes/tasks/main.yml"}
     from dulwich.repo import Repo
 
     with Repo(mirror) as repo:
