@@ -121,11 +121,11 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
 
 
 def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
-    if isinstance(exc, SyncError):
-        return exc
     detail = redact(str(exc), remote.secrets)
     if isinstance(exc, locking.LockTimeout):
         return SyncError(detail)
+    if type(exc) is SyncError or isinstance(exc, commit_signatures.UnverifiedCommit):
+        return exc  # made for the user already
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return SyncError(f"cannot sync {remote.safe_url}: the cache in {root} cannot grow ({detail}); free "
                          "some space or set 'cache_dir'. The last good checkout, if any, is unchanged.")
@@ -239,10 +239,10 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             signer = (commit_signatures.verify(repo, commit, name, entry.remote.safe_url, entry.opts.verify)
                       if entry.opts.verify else None)
             return commit, name, signer, entry.ensure_tree(repo, commit, last_commit)
-        except (RemoteFailure, VersionNotFound, trees.UnsafeTree, SyncError):
-            raise
         except Damaged as exc:
             entry.warn(f"the cache entry {entry.path} was damaged ({exc}); rebuilding it")
+        except SyncError:  # the remote, the version or the commit: a fresh mirror would not help
+            raise
         except OSError as exc:
             if exc.errno in DISK_FULL + NOT_WRITABLE or attempt == 2:
                 raise

@@ -18,11 +18,12 @@ import time
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
 
 __metaclass__ = type
 
 
-class LockTimeout(Exception):
+class LockTimeout(SyncError):
     """The lock was not granted within the timeout."""
 
 

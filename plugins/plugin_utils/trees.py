@@ -20,6 +20,7 @@ import uuid
 from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import TMP_PREFIX, tree_manifest
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
 
 __metaclass__ = type
 
@@ -32,7 +33,7 @@ MODE_GITLINK = 0o160000
 UNWRITABLE_NAME = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL, errno.ELOOP, errno.EMLINK}
 
 
-class UnsafeTree(Exception):
+class UnsafeTree(SyncError):
     """The commit holds a path that must not be written."""
 
 
