@@ -180,3 +180,45 @@ def test_gc_consolidates_a_partial_mirror_and_keeps_what_checkouts_need(served, 
 
     with Repo(mirror) as repo:
         assert len(list(repo.object_store.packs)) <= 2
+
+
+# uploadpack.packObjectsHook: a server that filters but will not pack a blob asked for by id.
+NO_BLOBS_BY_ID = """#!/bin/sh
+revs=$(mktemp)
+cat > "$revs"
+for want in $(grep -E '^[0-9a-f]{40}$' "$revs"); do
+  if [ "$(git cat-file -t "$want" 2>/dev/null)" = blob ]; then
+    echo "fatal: this server does not send objects by id" >&2
+    rm -f "$revs"
+    exit 1
+  fi
+done
+"$@" < "$revs"
+status=$?
+rm -f "$revs"
+exit $status
+"""
+
+
+def test_a_server_that_refuses_blobs_by_id_gets_the_commit_whole_once_and_is_remembered(repos_root, tmp_path):
+    hook = tmp_path / "no-blobs-by-id.sh"
+    hook.write_text(NO_BLOBS_BY_ID)
+    hook.chmod(0o755)
+    config = tmp_path / "server-gitconfig"  # protected (global) config: the only place git reads this hook from
+    config.write_text(f"[uploadpack]\n\tpackObjectsHook = {hook}\n")
+    upstream = Upstream(repos_root, allow_filter=True)
+    commit = make_layout(upstream, KUBESPRAY_LIKE)
+    daemon = GitDaemon(repos_root, env={"GIT_CONFIG_GLOBAL": str(config)})
+    try:
+        with CountingProxy(daemon.port) as proxy:
+            url = daemon.url("inventory").replace(f":{daemon.port}/", f":{proxy.port}/")
+            checkout = sync(tmp_path / "cache", url, ["inventory/local/hosts"])
+            assert checkout.commit == commit and files_of(checkout.path) == LOCAL_SET
+            assert server_of(checkout.entry) == {"filter": True, "blobs_by_id": False}
+            assert 800_000 < proxy.snapshot()["bytes_down"] < 880_000  # the blobs came once, with the commit
+            new = upstream.commit({"inventory/local/hosts": "node2\n"})
+            before = proxy.snapshot()
+            assert sync(tmp_path / "cache", url, ["inventory/local/hosts"]).commit == new
+            assert proxy.since(before)["connections"] == 1  # no filter, no refused request: one full fetch
+    finally:
+        daemon.stop()
