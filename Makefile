@@ -1,36 +1,81 @@
 # vcs.inventory: `make demo` shows it working, `make test` runs the whole suite, `make bench` measures.
 SHELL := /bin/bash
 PYTHON ?= python3
-# The matrix: the oldest and the newest supported ansible-core (newest patch that installs on Python 3.11).
+# The core `make demo` and `make bench` use: the newest that installs on Python 3.11.
 CORE_NEW ?= 2.19.14
-CORE_OLD ?= 2.16.19
 VENV_NEW := .venv-$(CORE_NEW)
-VENV_OLD := .venv-$(CORE_OLD)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-new test-old demo bench clean
+# --- The matrix: every supported ansible-core, one leg (make test-<core>) each ---
+# The whole suite on the oldest (RHEL, AAP), the newest on Python 3.11 and the newest of all...
+CORES_FULL ?= 2.16.19 2.19.14 2.21.5
+# ...and the core, versions, layouts and Ansible-depth integration tests plus the unit tests on the rest.
+CORES_CORE ?= 2.17.14 2.18.19 2.20.10
+TESTS_CORE := tests/unit tests/integration/test_core.py tests/integration/test_versions.py \
+  tests/integration/test_layouts.py tests/integration/test_ansible_depth.py
+# ansible-core 2.20 and later need Python >= 3.12: this machine's own when it has one (PYTHON312=...
+# to choose), otherwise a Debian 13 chroot under build/ (.ci/debian-chroot.sh; root only), built once.
+CORES_PY312 := $(filter-out 2.16.% 2.17.% 2.18.% 2.19.%,$(CORES_FULL) $(CORES_CORE))
+ifeq ($(origin PYTHON312),undefined)
+PYTHON312 := $(firstword $(foreach py,python3.14 python3.13 python3.12 python3,$(shell \
+  $(py) -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && echo $(py))))
+endif
+ifeq ($(PYTHON312),)
+RUN_PY312 := bash $(CURDIR)/.ci/debian-chroot.sh run
+VENV_PY312_DIR := build/debian-trixie/venv-
+PYTHON312_CMD := python3
+else
+RUN_PY312 :=
+VENV_PY312_DIR := .venv-
+PYTHON312_CMD := $(PYTHON312)
+endif
+# ansible-runner is installed in the hygiene venv only, so its test runs from there (make hygiene-runner).
+RUNNER_TEST := tests/integration/test_ansible_runner.py
+PIP_INSTALL := pip install -q --disable-pip-version-check
+
+.PHONY: help venv test test-matrix chroot demo bench clean
 
 help:
 	@echo "make demo   - build, install and use the collection against a local Git repository"
-	@echo "make test   - the whole suite on ansible-core $(CORE_OLD) and $(CORE_NEW)"
+	@echo "make test   - the matrix (whole suite on $(CORES_FULL); core tests on $(CORES_CORE)) and hygiene"
+	@echo "make test-<core> - one leg of the matrix, e.g. make test-$(CORE_NEW)"
 	@echo "make bench  - the performance benchmark (writes docs/performance.md)"
 	@echo "make hygiene - ansible-test sanity and units, ansible-lint, docs and changelog lint, ruff, molecule, ansible-runner"
+	@echo "Python >= 3.12 for $(CORES_PY312): $(or $(PYTHON312),a Debian 13 chroot in build/debian-trixie)"
 
-.venv-%/.installed: requirements.txt requirements-test.txt
-	$(PYTHON) -m venv .venv-$*
-	.venv-$*/bin/pip install -q --disable-pip-version-check -U pip
-	.venv-$*/bin/pip install -q --disable-pip-version-check "ansible-core==$*" -r requirements.txt -r requirements-test.txt
-	touch $@
+# $(call leg,CORE,VENV,RUN,PYTHON,TESTS): the venv of one core and the target that runs its tests.
+define leg
+$(2)/.installed: requirements.txt requirements-test.txt
+	@$(3) $(4) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ansible-core $(1) needs Python 3.11 or newer here; run make with PYTHON=python3.11 (or newer)")'
+	$(3) $(4) -m venv $(2)
+	$(3) $(2)/bin/$(PIP_INSTALL) -U pip
+	$(3) $(2)/bin/$(PIP_INSTALL) "ansible-core==$(1)" -r requirements.txt -r requirements-test.txt
+	touch $$@
+
+.PHONY: test-$(1)
+test-$(1): $(2)/.installed
+	@echo "== ansible-core $(1): $(if $(filter $(1),$(CORES_FULL)),the whole suite,core tests) on $(if $(3),Debian 13 (chroot),$(4)) =="
+	$(3) $(2)/bin/python -m pytest -q -p no:cacheprovider $$(PYTEST_ARGS) $(5)
+endef
+leg_venv = $(if $(filter $(1),$(CORES_PY312)),$(VENV_PY312_DIR)$(1),.venv-$(1))
+leg_tests = $(if $(filter $(1),$(CORES_FULL)),--ignore=$(RUNNER_TEST) tests,$(TESTS_CORE))
+$(foreach core,$(sort $(CORES_FULL) $(CORES_CORE) $(CORE_NEW)),$(eval $(call leg,$(core),$(call leg_venv,$(core)),$(if \
+  $(filter $(core),$(CORES_PY312)),$(RUN_PY312)),$(if $(filter $(core),$(CORES_PY312)),$(PYTHON312_CMD),$(PYTHON)),$(call leg_tests,$(core)))))
 
 venv: $(VENV_NEW)/.installed
 
-test: test-new test-old hygiene
+# The legs and hygiene two at a time (TEST_JOBS=1: one after the other), each leg's output in one piece.
+# They share no fixed path or port: servers bind free ports on 127.0.0.1, caches and homes are per test.
+TEST_JOBS ?= 2
+test:
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-matrix hygiene
 
-test-new: $(VENV_NEW)/.installed
-	$(VENV_NEW)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) --ignore=$(RUNNER_TEST) tests
+# Newest first: the whole-suite legs are the long ones, so under -j they start first.
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+test-matrix: $(addprefix test-,$(call reverse,$(CORES_FULL)) $(call reverse,$(CORES_CORE)))
 
-test-old: $(VENV_OLD)/.installed
-	$(VENV_OLD)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) --ignore=$(RUNNER_TEST) tests
+chroot:
+	bash .ci/debian-chroot.sh build
 
 demo: $(VENV_NEW)/.installed
 	PYTHON=$(VENV_NEW)/bin/python bash examples/demo.sh
@@ -50,8 +95,6 @@ HYG_BIN := $(CURDIR)/$(VENV_HYG)/bin
 HYG_DIR := $(CURDIR)/build/hygiene
 HYG_COLL := $(HYG_DIR)/ansible_collections/vcs/inventory
 HYG_ENV := env PATH="$(HYG_BIN):$$PATH" HOME="$(HYG_DIR)/home" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
-# ansible-runner is installed in the hygiene venv only, so this test runs from there.
-RUNNER_TEST := tests/integration/test_ansible_runner.py
 
 .PHONY: hygiene hygiene-static hygiene-galaxy hygiene-collection hygiene-molecule hygiene-runner
 

@@ -104,6 +104,13 @@ class _UntrustedInventory:
     # ansible-core 2.16 renders a template in a host or group name (inventory_hostname, group_names).
     def add_host(self, host, group=None, port=None):
         _refuse_template_name("host", host)
+        # Without ansible_host the host name is the address ssh is given, as an argument of its own
+        # and in ProxyCommand's %h: "-oProxyCommand=..." would be an option, "a;b" a command.
+        if not untrusted_vars.HOST_OR_USER.match(str(host)):
+            raise AnsibleParserError(
+                f"vcs.inventory.git: the host name {str(host)!r} is not a plain host name (it starts with '-', or "
+                "holds whitespace or shell characters); trust_repo is false, so the repository may not use it"
+            )
         return self._inner.add_host(host, group, port)
 
     def add_group(self, group):

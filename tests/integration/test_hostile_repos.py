@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import BIN, said, strip_audit, write_source
+from helpers.faults import TcpProxy
 from helpers.git_objects import Objects
 from helpers.upstream import git
 
@@ -185,6 +186,19 @@ def test_become_and_control_settings_from_an_untrusted_repo_are_dropped(ansible,
     assert _markers(tmp_path) == []
 
 
+def test_a_host_name_that_ssh_would_read_as_an_option_is_refused(ansible, upstream, git_daemon, tmp_path):
+    marker = tmp_path / "marker-hostname"
+    hostile = "-oProxyCommand=touch${IFS}%s" % marker
+    upstream.commit({"inv/hosts.yml": DATA, "inv/evil.yml": yaml.safe_dump({"web": {"hosts": {hostile: None}}})})
+    source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inv", trust_repo=False)
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n      ignore_unreachable: true\n")
+    proc = ansible.playbook("-i", source, str(play), "-e", "ansible_connection=ssh")
+    assert said("is not a plain host name", proc.stderr), proc.stderr
+    assert hostile not in proc.stdout and _markers(tmp_path) == []
+    assert "web1" in proc.stdout  # the data file beside it still loads
+
+
 # -- pushes that stall or wipe the cache --------------------------------------------------------
 
 ALIAS_BOMB = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -235,14 +249,26 @@ def _unusable_commit(upstream, good: str) -> str:
 
 def test_a_name_the_file_system_cannot_hold_is_an_unusable_commit_not_damage(ansible, upstream, git_daemon, tmp_path):
     good = upstream.commit({"inv/hosts.yml": DATA})
-    source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inv", on_sync_failure="use_cache")
+    counter = TcpProxy(git_daemon.port)  # counts what each run downloads
+    try:
+        _unusable_commit_runs(ansible, upstream, git_daemon, tmp_path, good, counter)
+    finally:
+        counter.close()
+
+
+def _unusable_commit_runs(ansible, upstream, git_daemon, tmp_path, good, counter):
+    url = f"git://127.0.0.1:{counter.port}/inventory.git"
+    source = write_source(tmp_path, url=url, path="inv", on_sync_failure="use_cache")
     first = ansible.list(source)
     assert first["_meta"]["hostvars"]["web1"]["git_inventory_commit"] == good
     entry = next(p for p in (tmp_path / "cache").iterdir() if p.is_dir())
     mirror_inode = os.stat(entry / "mirror.git").st_ino
     bad = _unusable_commit(upstream, good)
+    downloaded = []
     for _ in range(2):
+        before = counter.bytes_in
         proc = ansible.inventory("-i", source, "--list")
+        downloaded.append(counter.bytes_in - before)
         assert proc.returncode == 0, proc.stderr
         hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]["web1"]
         assert hostvars["git_inventory_commit"] == good and hostvars["git_inventory_stale"] is True
@@ -250,7 +276,10 @@ def test_a_name_the_file_system_cannot_hold_is_an_unusable_commit_not_damage(ans
         assert "damaged" not in proc.stderr and "rebuilding" not in proc.stderr
         assert len(proc.stderr) < 2000, proc.stderr
         assert os.stat(entry / "mirror.git").st_ino == mirror_inode  # the mirror is kept, never re-fetched whole
-    strict = write_source(tmp_path, name="strict.git.yml", url=git_daemon.url("inventory"), path="inv")
+    # The bad commit is fetched once; the next run only reads the ref advertisement.
+    print("unusable commit, bytes from the server per run:", downloaded)
+    assert downloaded[1] < 1000 and downloaded[1] < downloaded[0], downloaded
+    strict = write_source(tmp_path, name="strict.git.yml", url=url, path="inv")
     proc = ansible.inventory("-i", strict, "--list")
     assert proc.returncode != 0 and said(bad[:12], proc.stderr) and said(LONG_NAME[:50], proc.stderr)
 
