@@ -94,8 +94,11 @@ def _blocking_shared(entry: CacheEntry, commit: str) -> int:
 
 
 def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
-         progress: Callable[[str], None] = lambda m: None) -> Checkout:
-    """Bring the cache entry for opts.url to opts.version and return a checkout to read."""
+         progress: Callable[[str], None] = lambda m: None, notice: Callable[[str], None] | None = None) -> Checkout:
+    """Bring the cache entry for opts.url to opts.version and return a checkout to read.
+
+    progress takes the steps (shown at -vvv); notice what a user may want to know at -vv.
+    """
     try:
         remote = parse_remote(opts.url, opts.username, opts.password)
         check_transport(remote, opts.transport)  # a setting that cannot work fails before any lock or network call
@@ -106,7 +109,7 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
     # dulwich creates files and directories with the process umask: keep them the owner's alone, even under umask 000.
     previous_umask = os.umask(0o077)
     try:
-        return _sync_entry(root, remote, opts, warn, progress)
+        return _sync_entry(root, remote, opts, warn, progress, notice or progress)
     except Exception as exc:  # noqa: BLE001 - a job gets one clear line, not a traceback
         error = exc  # outlives this block, so that it is freed below
     finally:
@@ -140,14 +143,14 @@ def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
 
 
 def _sync_entry(root: str, remote: Remote, opts: SyncOptions, warn: Callable[[str], None],
-                progress: Callable[[str], None]) -> Checkout:
+                progress: Callable[[str], None], notice: Callable[[str], None]) -> Checkout:
     private_dir(root)
     entry = CacheEntry(root, remote, opts, warn, progress)
     _entry_dir(entry.path, warn)
     waiting_since = time.time()
     with locking.EntryLock(entry.path, opts.lock_timeout, f"{entry.path} ({remote.safe_url})"):
         try:
-            checkout = _sync_locked(entry, waiting_since)
+            checkout = _sync_locked(entry, waiting_since, notice)
         except BaseException:
             entry.clean_up_after_failure()
             raise
@@ -171,7 +174,7 @@ def _entry_dir(path: str, warn: Callable[[str], None]) -> None:
     private_dir(path, in_private_parent=True)
 
 
-def _sync_locked(entry: CacheEntry, waiting_since: float) -> Checkout:
+def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str], None]) -> Checkout:
     opts = entry.opts
     entry.prepare()
     state = read_json(entry.state_file)
@@ -191,7 +194,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float) -> Checkout:
         # Single flight: another run read the remote after this one began to wait for the lock.
         warnings = entry.usable_tree(last_commit)
         if warnings is not None:
-            entry.progress(f"using {last_commit}: another run checked {entry.remote.safe_url} "
+            notice(f"using {last_commit}: another run checked {entry.remote.safe_url} "
                            f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
             return _checkout(entry, state, stale=False, warnings=warnings)
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):

@@ -135,7 +135,8 @@ def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
     display = plugin.display
     inventory_loading.unregister_vars_source(owner)
     try:
-        checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m))
+        checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m),
+                        notice=lambda m: display.vv(PREFIX + m))
     except SyncError as exc:
         raise AnsibleParserError(PREFIX + str(exc)) from None
     for message in checkout.warnings:

@@ -13,7 +13,7 @@ RUNS = 6
 
 def _one_run(url: str, cache_dir: str, queue) -> None:
     said: list[str] = []
-    checkout = git_cache.sync(git_cache.SyncOptions(url=url, cache_dir=cache_dir), progress=said.append)
+    checkout = git_cache.sync(git_cache.SyncOptions(url=url, cache_dir=cache_dir), notice=said.append)
     locking.release(checkout.lock_fd)
     queue.put((checkout.commit, [m for m in said if "another run checked" in m]))
 
