@@ -27,10 +27,11 @@ sys.path.insert(0, HERE)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+import big_repo  # noqa: E402
 import report  # noqa: E402
 import synthetic_repo  # noqa: E402
 from helpers.servers import GitDaemon  # noqa: E402
-from proxy import CountingProxy  # noqa: E402
+from helpers.counting_proxy import CountingProxy  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 CAP_BITS = 100_000_000
@@ -207,6 +208,7 @@ def main() -> int:
     parser.add_argument("--big-hosts", type=int, default=50_000, help="hosts of the scaling inventory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
+    parser.add_argument("--big-only", action="store_true", help="only the big-repository case; print, write no page")
     args = parser.parse_args()
     started = time.time()
     load_before = os.getloadavg()
@@ -218,6 +220,14 @@ def main() -> int:
     try:
         print(f"building the collection and the repository in {work}", flush=True)
         install_collection(bench)
+        if args.big_only:
+            daemon = GitDaemon(daemon_root)
+            with CountingProxy(daemon.port) as fast, CountingProxy(daemon.port, rate_bits=CAP_BITS) as capped:
+                big_repo.measure(bench, daemon_root, capped, fast)
+            results = report.summarise(bench.samples, bench.facts)
+            print(big_repo.table(results))
+            print(report.console(results))
+            return 0
         bare = os.path.join(daemon_root, "repo.git")
         synthetic_repo.build(bare)
         bench.facts["repo"] = synthetic_repo.describe(bare)
@@ -225,6 +235,7 @@ def main() -> int:
         with CountingProxy(daemon.port) as fast, CountingProxy(daemon.port, rate_bits=CAP_BITS) as capped:
             scenarios(bench, bare, fast, capped)
             scaling(bench, daemon_root, fast, args.big_hosts)
+            big_repo.measure(bench, daemon_root, capped, fast)
         bench.facts.update(load_before=load_before, load_after=os.getloadavg(), minutes=(time.time() - started) / 60,
                            runs=args.runs, cap_bits=CAP_BITS)
         results = report.summarise(bench.samples, bench.facts)

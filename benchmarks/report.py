@@ -12,6 +12,8 @@ import statistics
 import subprocess
 from importlib import metadata
 
+import big_repo
+
 KIB = 1024
 
 
@@ -29,8 +31,12 @@ def summarise(samples: dict, facts: dict) -> dict:
             "n": len(runs), "seconds": statistics.median(seconds), "min": min(seconds), "max": max(seconds),
             "bytes": _median(runs, "bytes"), "connections": _median(runs, "connections"),
             "rss_mb": None if _median(runs, "maxrss_kb") is None else _median(runs, "maxrss_kb") / 1024,
+            "disk": _median(runs, "disk"),
         }
-    out["_targets"] = targets(out, facts)
+    out["_targets"] = targets(out, facts) if "warm_plugin" in out else []
+    if "big_plugin_cold" in out:
+        out["_targets"] += [{"what": w, "value": v, "unit": u, "target": t, "met": bool(ok)}
+                            for w, v, u, t, ok in big_repo.targets(out)]
     return out
 
 
@@ -183,6 +189,9 @@ def document(r: dict, facts: dict, template: str) -> str:
         "commits": repo["commits"], "files": repo["files"], "hosts_kib": f"{repo['hosts_file_bytes'] / KIB:.0f}",
         "pack_mib": f"{repo['pack_bytes'] / KIB / KIB:.1f}", "big_hosts": f"{facts['big_hosts']:,}",
         "cap": f"{facts['cap_bits'] / 1e6:.0f}",
+        "big_repo_table": big_repo.table(r), "big_files": f"{facts['big_repo']['files']:,}",
+        "big_blobs": facts["big_repo"]["blobs"], "big_blob_mb": f"{facts['big_repo']['blob_mb']:g}",
+        "big_tags": facts["big_repo"]["tags"],
     }
     for key, value in values.items():
         text = text.replace("{" + key + "}", str(value))

@@ -24,14 +24,15 @@ No Ansible imports here. Tidying never fails a sync that succeeded: problems bec
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 import uuid
 from collections.abc import Callable
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
 from ansible_collections.vcs.inventory.plugins.plugin_utils import locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json
 
 __metaclass__ = type
 
@@ -39,9 +40,9 @@ PACK_LIMIT = 20  # packs (or loose-object directories) an entry may gather befor
 DAY = 86400
 TRASH_PREFIX = ".tmp-gc-"  # cache_key() strips leading dots, so no entry can be named like this
 TRASH_GRACE = 3600  # a trash directory this old has no living remover
-VERSION_REF_PREFIX = b"refs/heads/v-"
+VERSION_REF_PREFIX = layout.VERSION_REF_PREFIX
 
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SHA = layout.OBJECT_ID
 _ENTRY_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,39}-[0-9a-f]{16}$")
 _LOOSE_DIR = re.compile(r"^[0-9a-f]{2}$")
 
@@ -56,11 +57,12 @@ def collect(entry_path: str, state_file: str, max_age_days: float, warn: Callabl
     now = time.time()
     max_age_days = float(max_age_days or 0)
     mark_used(entry_path, state_file, now)
-    mirror = os.path.join(entry_path, "mirror.git")
+    mirror = os.path.join(entry_path, layout.MIRROR)
     live_keys = None  # unknown: keep every ref
     try:
-        live_keys, keep = _expire_versions(os.path.join(entry_path, "state"), state_file, max_age_days, now, progress)
-        remove_unused_trees(os.path.join(entry_path, "trees"), keep, progress)
+        live_keys, keep = _expire_versions(os.path.join(entry_path, layout.STATE), state_file, max_age_days, now,
+                                           progress)
+        remove_unused_trees(os.path.join(entry_path, layout.TREES), keep, progress)
     except Exception as exc:
         warn(f"could not tidy the cache entry {entry_path} (the inventory itself was synced): "
              f"{type(exc).__name__}: {exc}")
@@ -79,7 +81,7 @@ def collect(entry_path: str, state_file: str, max_age_days: float, warn: Callabl
 
 
 def mark_used(entry_path: str, state_file: str, now: float | None = None) -> None:
-    for path in (os.path.join(entry_path, "entry.json"), state_file):
+    for path in (os.path.join(entry_path, layout.ENTRY_INFO), state_file):
         try:
             os.utime(path, (now, now) if now is not None else None)
         except OSError:
@@ -93,7 +95,7 @@ def last_use(entry_path: str) -> float:
     own time is the best there is, and it is new in the first case.
     """
     times = []
-    for name in ("entry.json", "lock.owner"):
+    for name in (layout.ENTRY_INFO, layout.LOCK_OWNER):
         try:
             times.append(os.lstat(os.path.join(entry_path, name)).st_mtime)
         except OSError:
@@ -117,18 +119,14 @@ def _expire_versions(state_dir: str, current: str, max_age_days: float, now: flo
     live, keep = set(), set()
     for name in os.listdir(state_dir):
         path = os.path.join(state_dir, name)
-        if not name.endswith(".json") or ".tmp-" in name:
+        if not name.endswith(".json") or layout.TMP_MARK in name:
             continue
         if path != current and _expired(os.lstat(path).st_mtime, max_age_days, now):
             progress(f"removing the state of a version unused for over {max_age_days:g} days ({name})")
             os.unlink(path)
             continue
         live.add(name[: -len(".json")])
-        try:
-            with open(path, encoding="utf-8") as handle:
-                commit = json.load(handle).get("commit")
-        except (OSError, ValueError, AttributeError):
-            continue
+        commit = (read_json(path) or {}).get("commit")
         if isinstance(commit, str) and _SHA.match(commit):
             keep.add(commit)
     return live, keep
@@ -140,7 +138,7 @@ def remove_unused_trees(trees_dir: str, keep: set[str], progress: Callable[[str]
     shas = {n.split(".", 1)[0] for n in names if _SHA.match(n.split(".", 1)[0])}
     removed = 0
     for sha in sorted(shas - keep):
-        lock_path = os.path.join(trees_dir, f"{sha}.lock")
+        lock_path = layout.tree_lock(trees_dir, sha)
         fd = locking.try_lock(lock_path, shared=False)
         if fd is None:
             progress(f"keeping the checkout of {sha}: a running job still reads it")
@@ -238,8 +236,14 @@ def _repack_reachable(repo, progress: Callable[[str], None]) -> None:
     before = _pack_names(pack_dir)
     kept = None
     if roots:
-        count, records = store.generate_pack_data([], roots, shallow=shallow, ofs_delta=True)
-        pack = store.add_pack_data(count, records)
+        from dulwich.object_store import MissingObjectFinder
+        from dulwich.pack import generate_unpacked_objects
+
+        # A partial mirror (filter blob:none) lacks the blobs no checkout needed: they stay out.
+        finder = MissingObjectFinder(store, haves=[], wants=roots, shallow=shallow)
+        present = [(oid, hint) for oid, hint in finder if oid in store]
+        records = generate_unpacked_objects(store, present, ofs_delta=True, other_haves=finder.get_remote_has())
+        pack = store.add_pack_data(len(present), records)
         if pack is not None:
             kept = "pack-" + pack.name().decode("ascii")
     progress(f"consolidated {len(before)} packs into one ({'no objects' if kept is None else kept})")
@@ -282,13 +286,13 @@ def prune_stale_entries(root: str, own_path: str, max_age_days: float, now: floa
 
 
 def _remove_entry(root: str, path: str, max_age_days: float, now: float, progress: Callable[[str], None]) -> bool:
-    fd = locking.try_lock(os.path.join(path, "lock"), shared=False)
+    fd = locking.try_lock(os.path.join(path, layout.LOCK), shared=False)
     if fd is None:
         progress(f"keeping the unused cache entry {path}: another process holds its lock")
         return False
     try:
         # A run that finished between the first look and the lock has left a newer time.
-        if not _expired(last_use(path), max_age_days, now) or _has_pinned_tree(os.path.join(path, "trees")):
+        if not _expired(last_use(path), max_age_days, now) or _has_pinned_tree(os.path.join(path, layout.TREES)):
             progress(f"keeping the cache entry {path}: it is in use")
             return False
         trash = os.path.join(root, f"{TRASH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")

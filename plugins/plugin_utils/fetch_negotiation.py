@@ -34,6 +34,9 @@ def negotiate_in_order(client, repo) -> None:
     Measured: 12 parallel runs while commits were pushed hit it in the first round. Reading
     nothing until "done", as over HTTP, keeps every answer in order; the haves are capped so
     that the unread ACKs always fit in the socket buffers.
+
+    Over protocol v2 dulwich sends every local commit as a "have" in one request, whatever the
+    depth: the same cap keeps a rerun of a full-history mirror from costing O(history).
     """
     connect = getattr(client, "_connect", None)
     if connect is None:  # pragma: no cover - every stateful dulwich client has it

@@ -38,7 +38,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import check as check_transport
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, parse_remote, redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import OBJECT_ID
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID, tree_lock
 
 __metaclass__ = type
 
@@ -61,6 +61,7 @@ class SyncOptions:
     password: str | None = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
+    paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
 
 
 @dataclass
@@ -72,7 +73,6 @@ class Checkout:
     synced_at: float
     entry: str
     safe_url: str
-    fetched: bool = False  # whether objects were downloaded in this run
     warnings: list[str] = field(default_factory=list)
     lock_fd: int | None = None  # shared lock on the checkout, held while it is read
     signer: str | None = None  # with verify_commit: who signed the commit
@@ -81,21 +81,24 @@ class Checkout:
 
 def _pin_tree(entry: CacheEntry, commit: str) -> int:
     """Hold a shared lock on the checkout for as long as this process reads it."""
-    return locking.try_lock(os.path.join(entry.trees, f"{commit}.lock"), shared=True) or _blocking_shared(entry, commit)
+    return locking.try_lock(tree_lock(entry.trees, commit), shared=True) or _blocking_shared(entry, commit)
 
 
 def _blocking_shared(entry: CacheEntry, commit: str) -> int:
     import fcntl
 
-    fd = os.open(os.path.join(entry.trees, f"{commit}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+    fd = os.open(tree_lock(entry.trees, commit), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd
 
 
 def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
-         progress: Callable[[str], None] = lambda m: None) -> Checkout:
-    """Bring the cache entry for opts.url to opts.version and return a checkout to read."""
+         progress: Callable[[str], None] = lambda m: None, notice: Callable[[str], None] | None = None) -> Checkout:
+    """Bring the cache entry for opts.url to opts.version and return a checkout to read.
+
+    progress takes the steps (shown at -vvv); notice what a user may want to know at -vv.
+    """
     try:
         remote = parse_remote(opts.url, opts.username, opts.password)
         check_transport(remote, opts.transport)  # a setting that cannot work fails before any lock or network call
@@ -106,7 +109,7 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
     # dulwich creates files and directories with the process umask: keep them the owner's alone, even under umask 000.
     previous_umask = os.umask(0o077)
     try:
-        return _sync_entry(root, remote, opts, warn, progress)
+        return _sync_entry(root, remote, opts, warn, progress, notice or progress)
     except Exception as exc:  # noqa: BLE001 - a job gets one clear line, not a traceback
         error = exc  # outlives this block, so that it is freed below
     finally:
@@ -123,11 +126,11 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
 
 
 def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
-    if isinstance(exc, SyncError):
-        return exc
     detail = redact(str(exc), remote.secrets)
     if isinstance(exc, locking.LockTimeout):
         return SyncError(detail)
+    if type(exc) is SyncError or isinstance(exc, commit_signatures.UnverifiedCommit):
+        return exc  # made for the user already
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return SyncError(f"cannot sync {remote.safe_url}: the cache in {root} cannot grow ({detail}); free "
                          "some space or set 'cache_dir'. The last good checkout, if any, is unchanged.")
@@ -140,13 +143,14 @@ def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
 
 
 def _sync_entry(root: str, remote: Remote, opts: SyncOptions, warn: Callable[[str], None],
-                progress: Callable[[str], None]) -> Checkout:
+                progress: Callable[[str], None], notice: Callable[[str], None]) -> Checkout:
     private_dir(root)
     entry = CacheEntry(root, remote, opts, warn, progress)
     _entry_dir(entry.path, warn)
+    waiting_since = time.time()
     with locking.EntryLock(entry.path, opts.lock_timeout, f"{entry.path} ({remote.safe_url})"):
         try:
-            checkout = _sync_locked(entry)
+            checkout = _sync_locked(entry, waiting_since, notice)
         except BaseException:
             entry.clean_up_after_failure()
             raise
@@ -170,7 +174,7 @@ def _entry_dir(path: str, warn: Callable[[str], None]) -> None:
     private_dir(path, in_private_parent=True)
 
 
-def _sync_locked(entry: CacheEntry) -> Checkout:
+def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str], None]) -> Checkout:
     opts = entry.opts
     entry.prepare()
     state = read_json(entry.state_file)
@@ -184,10 +188,20 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         if warnings is not None:
             entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
             return _checkout(entry, state, stale=False, warnings=warnings)
+    checked_at = float(state.get("checked_at", 0)) if state else 0.0
+    if (state and last_commit and checked_at > waiting_since
+            and (verified is None or state.get("verified") == verified)):
+        # Single flight: another run read the remote after this one began to wait for the lock.
+        warnings = entry.usable_tree(last_commit)
+        if warnings is not None:
+            notice(f"using {last_commit}: another run checked {entry.remote.safe_url} "
+                           f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
+            return _checkout(entry, state, stale=False, warnings=warnings)
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit
+    checked_at = time.time()
     try:
-        commit, name, fetched, signer, warnings = _fetch_and_build(entry, last_commit)
+        commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except commit_signatures.UnverifiedCommit as exc:
@@ -199,20 +213,18 @@ def _sync_locked(entry: CacheEntry) -> Checkout:
         return _fallback(entry, state, f"refusing to check out {entry.remote.safe_url}: {exc}")
     state = {
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
-        "url": entry.remote.safe_url, "ids_checked": True,
+        "url": entry.remote.safe_url, "ids_checked": True, "checked_at": checked_at,
     }
     if verified:
         state.update(verified=verified, signer=signer)
     write_json(entry.state_file, state)
-    checkout = _checkout(entry, state, stale=False, warnings=warnings)
-    checkout.fetched = fetched
-    return checkout
+    return _checkout(entry, state, stale=False, warnings=warnings)
 
 
-def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, bool, str | None, list[str]]:
+def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, str, str | None, list[str]]:
     """Fetch and build the checkout; rebuild the mirror once if it turns out to be damaged.
 
-    Returns (commit, display name, downloaded, signer, the checkout's warnings).
+    Returns (commit, display name, signer, the checkout's warnings).
     """
     for attempt in (1, 2):
         repo = None
@@ -223,7 +235,7 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             repo = entry.open_mirror() if attempt == 1 else entry.new_mirror()
             if attempt == 1:
                 entry.check_mirror(repo, synced_before=last_commit is not None and had_mirror)
-            commit, name, fetched = entry.fetch(repo)
+            commit, name = entry.fetch(repo)
             private_packs(entry.mirror)
             if entry.mirror_replaced:
                 repo.close()
@@ -231,11 +243,11 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             # verify_commit: the signature is checked before anything of the commit is written or read.
             signer = (commit_signatures.verify(repo, commit, name, entry.remote.safe_url, entry.opts.verify)
                       if entry.opts.verify else None)
-            return commit, name, fetched, signer, entry.ensure_tree(repo, commit, last_commit)
-        except (RemoteFailure, VersionNotFound, trees.UnsafeTree, SyncError):
-            raise
+            return commit, name, signer, entry.ensure_tree(repo, commit, last_commit)
         except Damaged as exc:
             entry.warn(f"the cache entry {entry.path} was damaged ({exc}); rebuilding it")
+        except SyncError:  # the remote, the version or the commit: a fresh mirror would not help
+            raise
         except OSError as exc:
             if exc.errno in DISK_FULL + NOT_WRITABLE or attempt == 2:
                 raise

@@ -106,7 +106,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
-        transport=transport, verify=_verify_options(opt),
+        transport=transport, verify=_verify_options(opt), paths=paths,
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
     outer = inventory_loading.nested_limits()
@@ -135,7 +135,8 @@ def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
     display = plugin.display
     inventory_loading.unregister_vars_source(owner)
     try:
-        checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m))
+        checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m),
+                        notice=lambda m: display.vv(PREFIX + m))
     except SyncError as exc:
         raise AnsibleParserError(PREFIX + str(exc)) from None
     for message in checkout.warnings:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import socket
 import time
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
+
 __metaclass__ = type
 
 
-class LockTimeout(Exception):
+class LockTimeout(SyncError):
     """The lock was not granted within the timeout."""
 
 
@@ -74,16 +77,15 @@ class EntryLock:
     """Exclusive lock on one cache entry, with a timeout and the holder written beside it."""
 
     def __init__(self, directory: str, timeout: float, what: str) -> None:
-        self.path = os.path.join(directory, "lock")
-        self.owner_path = os.path.join(directory, "lock.owner")
+        self.path = os.path.join(directory, layout.LOCK)
+        self.owner_path = os.path.join(directory, layout.LOCK_OWNER)
         self.timeout = timeout
         self.what = what
         self.fd: int | None = None
 
     def _holder(self) -> str:
         try:
-            with open(self.owner_path, encoding="utf-8") as handle:
-                info = json.load(handle)
+            info = read_json(self.owner_path) or {}
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
             pid, host = int(info["pid"]), str(info["host"])
         except (OSError, ValueError, KeyError, TypeError, OverflowError):
@@ -115,11 +117,7 @@ class EntryLock:
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
         try:
-            # ".tmp-" marks it as a temp file that the entry's cleanup may remove after a crash.
-            tmp = f"{self.owner_path}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, handle)
-            os.replace(tmp, self.owner_path)
+            write_json(self.owner_path, {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
         except OSError:
             pass  # the holder note is a courtesy; the lock itself is what counts
         return self

@@ -15,18 +15,22 @@ __metaclass__ = type
 
 
 class SyncError(Exception):
-    """A sync could not produce a checkout. The message is redacted and says what to do."""
+    """The base of the Git cache's errors. Raised by sync() itself, the message is redacted and says what to do.
+
+    The subclasses are caught inside sync(), which turns each into a fallback or a SyncError that
+    names the remote and the option to change.
+    """
 
 
-class RemoteFailure(Exception):
+class RemoteFailure(SyncError):
     """The remote could not be read (down, refused, timed out, auth, protocol)."""
 
 
-class VersionNotFound(Exception):
+class VersionNotFound(SyncError):
     """The remote answered, and it has no such version."""
 
 
-class Damaged(Exception):
+class Damaged(SyncError):
     """The mirror does not hold what the last good sync left in it."""
 
 
@@ -61,29 +65,57 @@ def is_remote_error(exc: BaseException) -> bool:
     )
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps: urllib3's MaxRetryError keeps the cause in .reason, others in __cause__/__context__."""
+    chain, current = [], exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = getattr(current, "reason", None) if isinstance(getattr(current, "reason", None), BaseException) \
+            else (current.__cause__ or current.__context__)
+    return chain
+
+
 def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) -> str:
+    """One line for a failure of the remote, classified by the exception's type where there is one.
+
+    Only what ssh and the server say on stderr (dulwich's HangupException carries it) is text alone.
+    """
     from dulwich.client import HTTPUnauthorized
-    from dulwich.errors import NotGitRepository
+    from dulwich.errors import HangupException, NotGitRepository
 
     detail = redact(str(exc), remote.secrets).strip()
+    causes = _causes(exc)
+
+    def caused_by(*types) -> bool:
+        return any(isinstance(cause, types) for cause in causes)
+
+    try:
+        from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+        from urllib3.exceptions import SSLError as Urllib3SSLError
+    except ImportError:  # pragma: no cover - urllib3 comes with dulwich
+        ConnectTimeoutError = ReadTimeoutError = Urllib3SSLError = ()  # noqa: N806
+    said = ""
+    if isinstance(exc, HangupException):
+        said = "\n".join(line.decode("utf-8", "replace") for line in exc.stderr_lines or []).lower()
     if isinstance(exc, ProxyFailure):  # it names the proxy and where it was set, already redacted
         return detail
-    if isinstance(exc, HTTPUnauthorized):
+    if caused_by(HTTPUnauthorized):
         return (f"authentication failed for {remote.safe_url}: check the options 'username' and 'password' "
                 "(or the credentials in the URL)")
-    if "permission denied (" in detail.lower():  # ssh: "Permission denied (publickey)."
+    if "permission denied (" in said:  # ssh: "Permission denied (publickey)."
         return (f"authentication failed for {remote.safe_url}: {detail}; check the option 'key_file' "
                 "and that its public key may read the repository")
-    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in detail.lower():
-        return f"no answer from {remote.safe_url} within {timeout:g}s (option 'timeout'): {detail or 'timed out'}"
-    if isinstance(exc, ConnectionRefusedError) or "refused" in detail.lower():
+    # Refused before timed out: urllib3's NewConnectionError (which wraps the refusal) is a ConnectTimeoutError.
+    if caused_by(ConnectionRefusedError) or "connection refused" in said:
         return f"cannot connect to {remote.safe_url}: connection refused; is the Git server up and the 'url' right?"
-    if isinstance(exc, NotGitRepository) or "not found" in detail.lower() or "does not appear" in detail.lower():
+    if caused_by(socket.timeout, TimeoutError, ConnectTimeoutError, ReadTimeoutError) or "timed out" in said:
+        return f"no answer from {remote.safe_url} within {timeout:g}s (option 'timeout'): {detail or 'timed out'}"
+    if caused_by(NotGitRepository) or "not found" in said or "does not appear" in said:
         return f"no Git repository at {remote.safe_url}: check the option 'url' ({detail or 'not found'})"
-    if isinstance(exc, ssl.SSLError) or "certificate" in detail.lower():
+    if caused_by(ssl.SSLError, Urllib3SSLError):
         return (f"TLS error talking to {remote.safe_url}: {detail}; for a private CA set 'ca_path', "
                 "or 'validate_certs: false' to skip verification")
-    if "host key" in detail.lower():
+    if "host key" in said:
         return (f"SSH host key check failed for {remote.safe_url}: {detail}; add the key to 'known_hosts_file' "
                 "or set 'accept_hostkey: true'")
     return f"cannot read {remote.safe_url}: {type(exc).__name__}: {detail or 'no details'}"

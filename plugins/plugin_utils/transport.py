@@ -186,10 +186,8 @@ def make_client(remote: Remote, opts: TransportOptions):
         kwargs["ssh_command"] = _ssh_command(opts)
         if opts.key_file:
             kwargs["key_filename"] = os.path.expanduser(opts.key_file)
-        # Protocol v2 over stateful transports sends every local commit as a "have" (O(history)).
-        protocol_version = 0
-    elif remote.kind == "git":
-        protocol_version = 0
+    # Protocol v2 everywhere the server has it: ls-refs asks for the wanted ref only. Over the stateful
+    # transports dulwich would send every local commit as a "have"; fetch_negotiation caps them.
     client, path = get_transport_and_path(remote.url, **kwargs)
     if remote.kind == "ssh":
         client.ssh_vendor = _ssh_vendor()

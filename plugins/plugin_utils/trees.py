@@ -11,14 +11,20 @@ edits or stray files (they must never reach the inventory) with one stat per fil
 from __future__ import annotations
 
 import errno
-import json
 import os
 import posixpath
 import shutil
 import stat
 import uuid
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import TMP_PREFIX, tree_manifest
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
+
 __metaclass__ = type
+
+NARROW = "it holds fewer paths than configured"
 
 MODE_SYMLINK = 0o120000
 MODE_GITLINK = 0o160000
@@ -27,7 +33,7 @@ MODE_GITLINK = 0o160000
 UNWRITABLE_NAME = {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL, errno.ELOOP, errno.EMLINK}
 
 
-class UnsafeTree(Exception):
+class UnsafeTree(SyncError):
     """The commit holds a path that must not be written."""
 
 
@@ -127,25 +133,27 @@ def remove_tree(path: str) -> None:
             os.unlink(path)
 
 
-def manifest_path(trees_dir: str, commit: str) -> str:
-    return os.path.join(trees_dir, f"{commit}.json")
+manifest_path = tree_manifest
 
 
 def read_manifest(trees_dir: str, commit: str) -> dict | None:
-    try:
-        with open(manifest_path(trees_dir, commit), encoding="utf-8") as handle:
-            data = json.load(handle)
-        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
-    except (OSError, ValueError):
-        return None
+    data = read_json(manifest_path(trees_dir, commit))
+    return data if data is not None and isinstance(data.get("files"), dict) else None
 
 
-def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -> list[str]:
+def commit_entries(repo, commit: str) -> list[tuple[bytes, int, bytes]]:
+    """Every non-tree entry of commit (path, mode, hex sha), in tree order; reads trees only, never a blob."""
+    return list(_walk(repo, repo[commit.encode()].tree, commit))
+
+
+def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None, only: set[str] | None = None,
+               scope: tuple[str, ...] = needed_set.WHOLE_TREE, entries: list | None = None) -> list[str]:
     """Materialise commit into trees_dir/<commit>; return warnings (skipped symlinks, submodules).
 
     previous names an existing tree whose unchanged files are hard-linked instead of rewritten.
+    only: the paths to write (the needed set of scope); None writes every file. Every path of the
+    commit is checked all the same, so a commit is refused or not whatever the paths configured.
     """
-    tree_id = repo[commit.encode()].tree
     prev_files = {}
     if previous:
         prev_manifest = read_manifest(trees_dir, previous)
@@ -153,28 +161,16 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
             prev_files = prev_manifest["files"]
     prev_root = os.path.join(trees_dir, previous) if previous else None
 
-    tmp = os.path.join(trees_dir, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = os.path.join(trees_dir, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     os.mkdir(tmp, 0o700)
     warnings = []
     files = {}
     try:
-        for raw_path, mode, sha in _walk(repo, tree_id, commit):
-            try:
-                _write_entry(repo, commit, tmp, raw_path, mode, sha, prev_root, prev_files, files, warnings)
-            except OSError as exc:
-                if exc.errno not in UNWRITABLE_NAME:
-                    raise
-                shown = raw_path.decode("utf-8", "replace")
-                if len(shown) > 80:
-                    shown = f"{shown[:60]}...{shown[-12:]} ({len(raw_path)} bytes)"
-                raise UnsafeTree(f"commit {commit[:12]} holds a path this file system cannot hold "
-                                 f"({errno.errorcode.get(exc.errno, exc.errno)}): {shown!r}") from None
-        tmp_manifest = manifest_path(trees_dir, commit) + f".tmp-{os.getpid()}"
-        with open(tmp_manifest, "w", encoding="utf-8") as handle:
-            json.dump({"commit": commit, "files": files, "warnings": warnings}, handle)
+        _write_entries(repo, commit, tmp, entries, only, prev_root, prev_files, files, warnings)
+        _write_manifest(trees_dir, commit, {"commit": commit, "files": files, "warnings": warnings,
+                                            "scope": list(scope)})
         final = os.path.join(trees_dir, commit)
         remove_tree(final)
-        os.replace(tmp_manifest, manifest_path(trees_dir, commit))
         os.rename(tmp, final)
     except BaseException:
         remove_tree(tmp)
@@ -182,12 +178,58 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None) -
     return warnings
 
 
+def extend_tree(repo, commit: str, trees_dir: str, only: set[str], scope: tuple[str, ...],
+                entries: list | None = None) -> list[str]:
+    """Add the paths in only that the checkout of commit lacks, in place; return all its warnings.
+
+    Readers of the checkout read only paths it already holds, and those stay as they are. A kill
+    half-way leaves files the manifest does not list: the next run finds them and rebuilds.
+    """
+    manifest = read_manifest(trees_dir, commit)
+    root = os.path.join(trees_dir, commit)
+    files = dict(manifest["files"])
+    warnings = list(manifest.get("warnings", []))
+    missing = {path for path in only if path not in files}
+    new_warnings: list[str] = []
+    _write_entries(repo, commit, root, entries, missing, None, {}, files, new_warnings)
+    warnings += [w for w in new_warnings if w not in warnings]
+    _write_manifest(trees_dir, commit, {"commit": commit, "files": files, "warnings": warnings,
+                                        "scope": list(scope)})
+    return warnings
+
+
+def _write_entries(repo, commit: str, root: str, entries, only, prev_root, prev_files: dict, files: dict,
+                   warnings: list) -> None:
+    for raw_path, mode, sha in entries if entries is not None else _walk(repo, repo[commit.encode()].tree, commit):
+        if only is not None and raw_path.decode("utf-8", "surrogateescape") not in only:
+            _check_elements(commit, raw_path)
+            continue
+        try:
+            _write_entry(repo, commit, root, raw_path, mode, sha, prev_root, prev_files, files, warnings)
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE_NAME:
+                raise
+            shown = raw_path.decode("utf-8", "replace")
+            if len(shown) > 80:
+                shown = f"{shown[:60]}...{shown[-12:]} ({len(raw_path)} bytes)"
+            raise UnsafeTree(f"commit {commit[:12]} holds a path this file system cannot hold "
+                             f"({errno.errorcode.get(exc.errno, exc.errno)}): {shown!r}") from None
+
+
+def _write_manifest(trees_dir: str, commit: str, manifest: dict) -> None:
+    write_json(manifest_path(trees_dir, commit), manifest)
+
+
+def _check_elements(commit: str, raw_path: bytes) -> None:
+    if not all(_valid_element(e) for e in raw_path.split(b"/")):
+        raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")
+
+
 def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: bytes, prev_root, prev_files: dict,
                  files: dict, warnings: list) -> None:
     """Write one entry of the commit into the tree being built (tmp), recording it in files."""
     elements = raw_path.split(b"/")
-    if not all(_valid_element(e) for e in elements):
-        raise UnsafeTree(f"commit {commit} holds the unsafe path {raw_path.decode('utf-8', 'replace')!r}")
+    _check_elements(commit, raw_path)
     rel = raw_path.decode("utf-8", "surrogateescape")
     dest = os.path.join(tmp, rel)
     parent = os.path.dirname(dest)
@@ -233,17 +275,26 @@ def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: b
     files[rel] = [sha_text, mode, st.st_size, st.st_mtime_ns]
 
 
-def verify_tree(trees_dir: str, commit: str) -> str | None:
-    """Return None when trees_dir/<commit> is exactly what was written, else what differs."""
-    return check_tree(trees_dir, commit)[0]
+def check_tree(trees_dir: str, commit: str, scope: tuple[str, ...] | None = None) -> tuple[str | None, list[str]]:
+    """(what differs or None, the warnings recorded when the tree was built), reading the manifest once.
 
-
-def check_tree(trees_dir: str, commit: str) -> tuple[str | None, list[str]]:
-    """(what differs or None, the warnings recorded when the tree was built), reading the manifest once."""
+    With scope, a checkout that is intact but was built for other paths is NARROW.
+    """
     manifest = read_manifest(trees_dir, commit)
     if manifest is None or manifest.get("commit") != commit:
         return "its manifest is missing or damaged", []
-    return _differences(os.path.join(trees_dir, commit), manifest), list(manifest.get("warnings", []))
+    problem = _differences(os.path.join(trees_dir, commit), manifest)
+    if problem is None and scope is not None and not needed_set.covers(tree_scope(manifest), scope):
+        problem = NARROW
+    return problem, list(manifest.get("warnings", []))
+
+
+def tree_scope(manifest: dict | None) -> tuple[str, ...] | None:
+    """The paths a checkout was built for (a manifest from before sparse checkouts: the whole tree)."""
+    if manifest is None:
+        return None
+    scope = manifest.get("scope", list(needed_set.WHOLE_TREE))
+    return tuple(scope) if isinstance(scope, list) and all(isinstance(p, str) for p in scope) else None
 
 
 def _differences(root: str, manifest: dict) -> str | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID  # noqa: F401 - named here too
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import VersionNotFound
 
 __metaclass__ = type
 
 HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
-OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256
 # Shortest abbreviated commit id accepted (git's default abbreviation); shorter ones collide too easily.
 MIN_ABBREV = 7
 
@@ -21,9 +21,8 @@ def version_key(version: str | None) -> str:
     return hashlib.sha256(("v:" + (version or "")).encode()).hexdigest()[:16]
 
 
-def resolve(refs: dict, symrefs: dict, version: str | None, warn=None, known: str | None = None
-            ) -> tuple[str | None, str, bool]:
-    """Map a configured version to (sha or None, display name, exact-sha).
+def resolve(refs: dict, version: str | None, warn=None, known: str | None = None) -> tuple[str | None, str]:
+    """Map a configured version to (sha or None, display name).
 
     None for sha means: a commit id that no ref tip proves unique (fetch the full history and
     look it up there). known is the commit an earlier sync found for this same version after
@@ -37,16 +36,14 @@ def resolve(refs: dict, symrefs: dict, version: str | None, warn=None, known: st
 
     if version is None or version == "HEAD":
         head = tip(b"HEAD")
-        target = symrefs.get(b"HEAD", b"")
-        name = target.decode().removeprefix("refs/heads/") if target else "HEAD"
         if head is None:
             raise VersionNotFound("the remote has no HEAD (an empty repository?); set the option 'version'")
-        return head, name, False
+        return head, "HEAD"  # its branch is named once the fetch has read the symrefs
     encoded = version.encode()
     if encoded.startswith(b"refs/"):
         sha = tip(encoded)
         if sha:
-            return sha, version, False
+            return sha, version
     else:
         # git's order (git rev-parse): a tag wins over a branch of the same name.
         tag, branch = tip(b"refs/tags/" + encoded), tip(b"refs/heads/" + encoded)
@@ -54,7 +51,7 @@ def resolve(refs: dict, symrefs: dict, version: str | None, warn=None, known: st
             warn(f"version {version!r} names both a tag and a branch; using the tag (as git does). "
                  f"Set 'version' to refs/heads/{version} or refs/tags/{version} to choose")
         if tag or branch:
-            return tag or branch, version, False
+            return tag or branch, version
     if HEX.match(version):
         return _resolve_commit_id(refs, version, tip, known)
     raise VersionNotFound(
@@ -62,20 +59,20 @@ def resolve(refs: dict, symrefs: dict, version: str | None, warn=None, known: st
     )
 
 
-def _resolve_commit_id(refs: dict, version: str, tip, known: str | None) -> tuple[str | None, str, bool]:
+def _resolve_commit_id(refs: dict, version: str, tip, known: str | None) -> tuple[str | None, str]:
     lowered = version.lower()
     if len(lowered) in (40, 64):
         for name, value in refs.items():
             if value and value.decode() == lowered:
-                return tip(name.removesuffix(b"^{}")), version, True  # want the advertised tag object
-        return lowered, version, True
+                return tip(name.removesuffix(b"^{}")), version  # want the advertised tag object
+        return lowered, version
     if len(lowered) < MIN_ABBREV:
         raise VersionNotFound(
             f"version {version!r} is too short for a commit id: give at least {MIN_ABBREV} hex digits "
             "(or the full id) in the option 'version'"
         )
     if known and known.startswith(lowered):
-        return known, version, True
+        return known, version
     # Anyone who can create a ref can grind a commit whose id starts with the same digits: a
     # prefix is only used once it is unique among the advertised refs and the whole history.
     matches = {}
@@ -84,7 +81,7 @@ def _resolve_commit_id(refs: dict, version: str, tip, known: str | None) -> tupl
             matches.setdefault(value.decode(), name.removesuffix(b"^{}").decode("utf-8", "replace"))
     if len(matches) > 1:
         raise ambiguous(version, [f"{sha[:12]} ({name})" for sha, name in sorted(matches.items())])
-    return None, version, True
+    return None, version
 
 
 def ambiguous(version: str, candidates: list[str]) -> VersionNotFound:

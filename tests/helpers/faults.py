@@ -189,14 +189,15 @@ def point_branch(bare: str, branch: str, commit: str) -> None:
     git("update-ref", f"refs/heads/{branch}", commit, cwd=bare)
 
 
-def tree_mismatch(tree_dir: str, bare: str, commit: str) -> str | None:
-    """Compare a checkout with the commit, file by file, using git itself; None when equal."""
+def tree_mismatch(tree_dir: str, bare: str, commit: str, under: str | None = None) -> str | None:
+    """Compare a checkout with the commit (its files under `under` only), file by file, using git itself."""
     listing = git("ls-tree", "-r", "-z", "--full-tree", commit, cwd=bare)
     expected = {}
     for record in filter(None, listing.split("\0")):
         meta, path = record.split("\t", 1)
         mode, _kind, sha = meta.split()
-        expected[path] = (mode, sha)
+        if under is None or path.startswith(under + "/"):
+            expected[path] = (mode, sha)
     actual = set()
     for dirpath, dirnames, filenames in os.walk(tree_dir):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:

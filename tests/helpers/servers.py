@@ -47,13 +47,14 @@ def stop(proc: subprocess.Popen) -> None:
 class GitDaemon:
     """`git daemon` serving every repository under root as git://127.0.0.1:<port>/<name>.git."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, env: dict | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.proc = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", "--enable=upload-pack", f"--base-path={root}",
              "--listen=127.0.0.1", f"--port={self.port}", root],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=dict(os.environ, **(env or {})),
         )
         wait_for_port(self.port, self.proc)
 

@@ -25,7 +25,8 @@ def git(*args, cwd=None, check=True, input=None) -> str:
 class Upstream:
     """Bare repository <root>/<name>.git plus a work clone used to make commits."""
 
-    def __init__(self, root: str, name: str = "inventory", branch: str = "main", allow_any_sha: bool = False) -> None:
+    def __init__(self, root: str, name: str = "inventory", branch: str = "main", allow_any_sha: bool = False,
+                 allow_filter: bool = False) -> None:
         self.root = root
         self.name = name
         self.bare = os.path.join(root, f"{name}.git")
@@ -34,6 +35,8 @@ class Upstream:
         git("init", "-q", "--bare", "-b", branch, self.bare)
         if allow_any_sha:
             git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=self.bare)
+        if allow_filter:
+            git("config", "uploadpack.allowFilter", "true", cwd=self.bare)
         git("init", "-q", "-b", branch, self.work)
         git("remote", "add", "origin", self.bare, cwd=self.work)
 

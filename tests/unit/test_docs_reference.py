@@ -202,7 +202,7 @@ def test_markup_becomes_markdown():
 
 # Calls whose text reaches the user: exceptions that end up in the run's error, and warnings.
 _MESSAGE_CALLS = {"SyncError", "AnsibleParserError", "AnsibleError", "LockTimeout", "SshClientMissing", "UnsafeTree",
-                  "_VersionNotFound", "refuse", "warn", "warning", "UnverifiedCommit"}
+                  "_VersionNotFound", "refuse", "warn", "warning", "UnverifiedCommit", "MissingObjects"}
 # Exceptions that only carry a message to the user from these files (elsewhere they are internal).
 _MESSAGE_CALLS_IN = {"ValueError": ("urls.py", "signature_formats.py")}
 

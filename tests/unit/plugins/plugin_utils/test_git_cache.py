@@ -45,7 +45,7 @@ def test_leftovers_of_dead_writers_go_and_nothing_else(synced):
     assert sorted(removed) == sorted(p.replace("/hosts", "") for p in planted)
     after = sorted(os.path.relpath(p, entry.path) for p in glob.glob(os.path.join(entry.path, "**"), recursive=True))
     assert after == before
-    assert trees.verify_tree(entry.trees, checkout.commit) is None
+    assert trees.check_tree(entry.trees, checkout.commit)[0] is None
 
 
 @pytest.mark.parametrize("damage,reason", [
@@ -106,7 +106,7 @@ def test_use_cache_rebuilds_a_changed_checkout_from_the_mirror(synced, git_daemo
     stale, warnings = run(opts)
     assert stale.stale and stale.commit == checkout.commit
     assert any("rebuilding it from the cached mirror" in w for w in warnings), warnings
-    assert trees.verify_tree(os.path.dirname(stale.path), stale.commit) is None
+    assert trees.check_tree(os.path.dirname(stale.path), stale.commit)[0] is None
     with open(os.path.join(stale.path, "hosts")) as handle:
         assert "evil" not in handle.read()
 
@@ -120,7 +120,7 @@ def test_an_entry_that_is_a_file_is_replaced(upstream, git_daemon, tmp_path):
         handle.write("not a directory")
     checkout, warnings = run(opts)
     assert any("was not a directory" in w for w in warnings)
-    assert trees.verify_tree(os.path.dirname(checkout.path), checkout.commit) is None
+    assert trees.check_tree(os.path.dirname(checkout.path), checkout.commit)[0] is None
 
 
 def test_lock_timeout_is_a_sync_error_naming_entry_remote_and_holder(synced):

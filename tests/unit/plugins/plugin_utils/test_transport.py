@@ -43,7 +43,7 @@ def test_key_file_is_the_only_identity_and_extra_args_come_last():
 def test_ssh_client_uses_our_command_and_key(tmp_path):
     client, path, protocol = make_client(parse_remote("ssh://git@127.0.0.1:2222/srv/inv.git"),
                                          TransportOptions(key_file=str(tmp_path / "key")))
-    assert path == "/srv/inv.git" and protocol == 0
+    assert path == "/srv/inv.git" and protocol is None  # v2 where the server has it: ls-refs asks for one ref
     assert client.ssh_command.startswith("ssh -o BatchMode=yes")
     assert client.key_filename == str(tmp_path / "key")
     assert (client.host, client.port, client.username) == ("127.0.0.1", 2222, "git")

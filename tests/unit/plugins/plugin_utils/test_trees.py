@@ -69,7 +69,7 @@ def test_build_writes_exactly_the_commit_and_verifies(repo, trees_dir):
     root = os.path.join(trees_dir, commit)
     for rel, data in FILES.items():
         assert read(os.path.join(root, rel)) == data
-    assert trees.verify_tree(trees_dir, commit) is None
+    assert trees.check_tree(trees_dir, commit)[0] is None
     assert [n for n in os.listdir(trees_dir) if n.startswith("tmp-") or ".tmp-" in n] == []
 
 
@@ -83,7 +83,7 @@ def test_verify_notices_local_changes(repo, trees_dir, change, expected):
     commit = commit_files(repo, FILES)
     trees.build_tree(repo, commit, trees_dir)
     change(os.path.join(trees_dir, commit))
-    assert expected in trees.verify_tree(trees_dir, commit)
+    assert expected in trees.check_tree(trees_dir, commit)[0]
 
 
 def test_verify_notices_a_damaged_manifest_or_a_missing_tree(repo, trees_dir):
@@ -91,10 +91,10 @@ def test_verify_notices_a_damaged_manifest_or_a_missing_tree(repo, trees_dir):
     trees.build_tree(repo, commit, trees_dir)
     with open(trees.manifest_path(trees_dir, commit), "w") as handle:
         handle.write("{broken")
-    assert "manifest" in trees.verify_tree(trees_dir, commit)
+    assert "manifest" in trees.check_tree(trees_dir, commit)[0]
     trees.build_tree(repo, commit, trees_dir)
     trees.remove_tree(os.path.join(trees_dir, commit))
-    assert trees.verify_tree(trees_dir, commit) == "the checkout is missing"
+    assert trees.check_tree(trees_dir, commit)[0] == "the checkout is missing"
 
 
 def test_an_edited_previous_tree_is_never_linked_into_the_next(repo, trees_dir):
@@ -105,7 +105,7 @@ def test_an_edited_previous_tree_is_never_linked_into_the_next(repo, trees_dir):
     second = commit_files(repo, dict(FILES, **{"host_vars/web1.yml": b"a: 2\n"}))
     trees.build_tree(repo, second, trees_dir, previous=first)
     assert read(os.path.join(trees_dir, second, "hosts")) == FILES["hosts"]
-    assert trees.verify_tree(trees_dir, second) is None
+    assert trees.check_tree(trees_dir, second)[0] is None
     # Unchanged, untouched files are shared with the previous tree rather than written again.
     first_vars = os.stat(os.path.join(trees_dir, first, "group_vars", "web.yml"))
     second_vars = os.stat(os.path.join(trees_dir, second, "group_vars", "web.yml"))
@@ -135,7 +135,7 @@ def test_a_failed_build_leaves_nothing_and_keeps_the_old_tree(repo, trees_dir):
     with pytest.raises(trees.UnsafeTree):
         trees.build_tree(repo, commit.id.decode(), trees_dir, previous=good)
     assert sorted(os.listdir(trees_dir)) == sorted([good, f"{good}.json"])
-    assert trees.verify_tree(trees_dir, good) is None
+    assert trees.check_tree(trees_dir, good)[0] is None
 
 
 def test_remove_tree_copes_with_read_only_parts(tmp_path):

@@ -40,13 +40,14 @@ class _Bucket:
 
 
 class CountingProxy:
-    def __init__(self, upstream_port: int, rate_bits: float | None = None) -> None:
+    def __init__(self, upstream_port: int, rate_bits: float | None = None, delay: float = 0) -> None:
         self.upstream = ("127.0.0.1", upstream_port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
         self.counts = {"connections": 0, "bytes_up": 0, "bytes_down": 0}
         self.rate_bits = rate_bits
+        self.delay = delay  # seconds each connection waits before its first bytes reach the server (a slow server)
         self.buckets = None
         if rate_bits:
             self.buckets = {"bytes_up": _Bucket(rate_bits / 8), "bytes_down": _Bucket(rate_bits / 8)}
@@ -81,18 +82,23 @@ class CountingProxy:
             except OSError:
                 return
             self._add("connections", 1)
-            try:
-                server = socket.create_connection(self.upstream)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.sockets.update((client, server))
-            pumps = [threading.Thread(target=self._pump, args=(a, b, key), daemon=True)
-                     for a, b, key in ((client, server, "bytes_up"), (server, client, "bytes_down"))]
-            for pump in pumps:
-                pump.start()
-            threading.Thread(target=self._close_after, args=(pumps, client, server), daemon=True).start()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+        try:
+            server = socket.create_connection(self.upstream)
+        except OSError:
+            client.close()
+            return
+        with self.lock:
+            self.sockets.update((client, server))
+        pumps = [threading.Thread(target=self._pump, args=(a, b, key), daemon=True)
+                 for a, b, key in ((client, server, "bytes_up"), (server, client, "bytes_down"))]
+        for pump in pumps:
+            pump.start()
+        threading.Thread(target=self._close_after, args=(pumps, client, server), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, key: str) -> None:
         bucket = self.buckets[key] if self.buckets else None

@@ -1,0 +1,281 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bare mirror of a cache entry and the fetches into it: one ref, shallow, partial where the server filters.
+
+A part of CacheEntry (cache_entry.py); runs with the entry's exclusive lock held.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import uuid
+import warnings
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
+    Damaged,
+    RemoteFailure,
+    VersionNotFound,
+    describe_remote_error,
+    is_remote_error,
+)
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import make_client, socket_timeout
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
+from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, resolve, version_key
+
+__metaclass__ = type
+
+
+class MirrorFetch:
+    """The mirror and the fetches into it (needs remote, opts, mirror, path, scope, server_file, progress)."""
+
+    def open_mirror(self):
+        from dulwich.repo import Repo
+
+        if not os.path.isdir(self.mirror):
+            return self.new_mirror()
+        repo = Repo(self.mirror)
+        if not repo.bare:
+            repo.close()
+            raise ValueError("the mirror is not a bare repository")
+        return repo
+
+    def new_mirror(self, path: str | None = None):
+        from dulwich.repo import Repo
+
+        path = path or self.mirror
+        trees.remove_tree(path)
+        os.mkdir(path, 0o700)
+        return Repo.init_bare(path)
+
+    @property
+    def version_ref(self) -> bytes:
+        return layout.version_ref(version_key(self.opts.version))
+
+    def check_mirror(self, repo, synced_before: bool) -> None:
+        """Raise Damaged unless the mirror still holds what the last good sync of this version left.
+
+        A few reads, so it runs every time: a deleted pack, a truncated object or a lost ref would
+        otherwise go unnoticed until a later commit needs the missing objects.
+        """
+        head = repo.refs.read_ref(b"HEAD")
+        if not head or not head.startswith(b"ref: refs/"):
+            raise Damaged("its HEAD is not a symbolic ref")
+        if not synced_before:
+            return
+        tip = repo.refs.read_ref(self.version_ref)
+        if not tip or not layout.OBJECT_ID.match(tip.decode("ascii", "replace")):
+            raise Damaged(f"the ref {self.version_ref.decode()} of the last good sync is missing")
+        try:
+            commit = repo[tip]
+            repo[commit.tree]
+        except KeyError:
+            raise Damaged(f"the commit {tip.decode()[:12]} of the last good sync is missing") from None
+
+    def fetch(self, repo) -> tuple[str, str]:
+        """Fetch the configured version into repo; return (commit, display name)."""
+        client, path, protocol = make_client(self.remote, self.opts.transport)
+        try:
+            return self._fetch_with(client, path, protocol, repo)
+        finally:
+            # HTTP pools hold sockets: an unclosed one warns at interpreter exit.
+            client.close()
+            pool = getattr(client, "pool_manager", None)
+            if pool is not None:
+                pool.clear()
+
+    def _fetch_with(self, client, path, protocol, repo) -> tuple[str, str]:
+        opts = self.opts
+        outer_repo = repo
+        resolved: dict = {}
+
+        def determine_wants(refs, depth=None):
+            sha, name = resolve(refs, opts.version, warn=self.warn, known=self.known_commit)
+            tips = {value.decode() for value in refs.values() if value}
+            # A commit id that no ref points at: servers may refuse it ("not our ref").
+            resolved.update(sha=sha, name=name, by_id=bool(sha) and sha not in tips)
+            if sha is None:
+                return []
+            if sha.encode() in repo.object_store and not self.needs_deepen(repo):
+                return []
+            return [sha.encode()]
+
+        ref_prefix = None
+        if opts.version and opts.version != "HEAD" and not HEX.match(opts.version):
+            ref_prefix = [b"refs/heads/" + opts.version.encode(), b"refs/tags/" + opts.version.encode()]
+            if opts.version.startswith("refs/"):
+                ref_prefix.append(opts.version.encode())
+        elif opts.version in (None, "HEAD"):
+            ref_prefix = [b"HEAD"]
+        depth = opts.depth if opts.depth and opts.depth > 0 else None
+        if self.remote.kind in ("git", "ssh"):
+            negotiate_in_order(client, repo)
+        write_shallow_only_on_change(repo)
+        filter_spec = b"blob:none" if self.wants_partial() else None
+        server = partial_fetch.watch_capabilities(client)
+        result = None
+
+        def fetch():
+            return client.fetch(path, repo, determine_wants=determine_wants, depth=depth, ref_prefix=ref_prefix,
+                                filter_spec=filter_spec, protocol_version=protocol, progress=self._progress_bytes)
+
+        try:
+            try:
+                result = self.call_remote(fetch)
+            except RemoteFailure as exc:
+                if not (filter_spec and server.answered and server.filters):
+                    raise
+                # The server advertised a filter, then refused this one: the whole commit, as without filters.
+                self.progress(f"the server refused the filter blob:none ({exc}); fetching without it")
+                filter_spec = None
+                result = self.call_remote(fetch)
+                server.filters = False
+            if server.answered:
+                self.remember_server(filter=server.filters)
+        except RemoteFailure as exc:
+            if not resolved.get("by_id"):
+                raise
+            # The server would not serve a bare commit id: fetch fully and look it up.
+            self.progress(f"fetching {opts.version} by id failed ({exc}); trying a full fetch")
+            resolved["sha"] = None
+        except KeyError:
+            # dulwich's local client (file:// and paths) raises KeyError for an object the source
+            # does not have: that is an unknown version, not a damaged cache.
+            if not resolved.get("by_id"):
+                raise
+            resolved["sha"] = None
+        sha = resolved.get("sha")
+        if sha is None:
+            sha = self.fetch_full_for_commit(client, path, protocol, opts.version)
+            self.mirror_replaced = True
+            repo = self.open_mirror()
+        name = resolved.get("name")
+        if opts.version in (None, "HEAD"):
+            # HEAD's branch arrives with the result (symref), after the wants were chosen.
+            target = (getattr(result, "symrefs", None) or {}).get(b"HEAD")
+            name = target.decode().removeprefix("refs/heads/") if target else "HEAD"
+        try:
+            obj = repo[sha.encode()]
+            while obj.type_name == b"tag":
+                obj = repo[obj.object[1]]
+            if obj.type_name != b"commit":
+                raise VersionNotFound(f"version {opts.version!r} does not name a commit")
+            repo.refs[self.version_ref] = obj.id
+        finally:
+            if repo is not outer_repo:
+                repo.close()
+        return obj.id.decode(), name or obj.id.decode()
+
+    # -- partial fetch ------------------------------------------------------------------------
+    def wants_partial(self) -> bool:
+        """Trees first, then only the needed blobs: for part of the tree, unless the server refused before."""
+        server = read_json(self.server_file) or {}
+        return self.scope != needed_set.WHOLE_TREE and server.get("filter") is not False \
+            and server.get("blobs_by_id") is not False
+
+    def remember_server(self, **support: bool) -> None:
+        """Keep what the server supports (filter, blobs_by_id) for the next runs of this entry."""
+        known = read_json(self.server_file) or {}
+        if any(known.get(key) != value for key, value in support.items()):
+            write_json(self.server_file, {**known, **support})
+
+    def fetch_blobs(self, repo, commit: str, ids: list[bytes]) -> None:
+        """Fetch the blobs ids by id in one request; where the server refuses, fetch commit whole instead."""
+        client, path, protocol = make_client(self.remote, self.opts.transport)
+        try:
+            self.progress(f"fetching {len(ids)} files of {commit[:12]} that the inventory needs")
+            try:
+                self.call_remote(lambda: partial_fetch.fetch_objects(
+                    client, path, repo, ids, protocol, progress=self._progress_bytes))
+                self.remember_server(blobs_by_id=True)
+                return
+            except RemoteFailure as exc:
+                self.progress(f"the server would not send files by id ({exc}); fetching {commit[:12]} whole")
+            depth = self.opts.depth if self.opts.depth and self.opts.depth > 0 else None
+            self.call_remote(lambda: partial_fetch.fetch_objects(
+                client, path, repo, [commit.encode()], protocol, depth=depth, progress=self._progress_bytes))
+            self.remember_server(blobs_by_id=False)
+        finally:
+            client.close()
+            pool = getattr(client, "pool_manager", None)
+            if pool is not None:
+                pool.clear()
+
+    def needs_deepen(self, repo) -> bool:
+        # A full history was asked for but the mirror is shallow: fetch again without depth.
+        return not (self.opts.depth and self.opts.depth > 0) and bool(repo.get_shallow())
+
+    def fetch_full_for_commit(self, client, path, protocol, version: str) -> str:
+        """A commit id that is not a ref tip: fetch every branch and tag fully and look it up."""
+        self.progress(f"{version} is not at a ref tip; fetching the full history to find it")
+        tmp = os.path.join(self.path, f"tmp-full-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        repo = self.new_mirror(tmp)
+        try:
+            self.call_remote(lambda: client.fetch(
+                path, repo, determine_wants=repo.object_store.determine_wants_all,
+                protocol_version=protocol, progress=self._progress_bytes))
+            matches = [m.decode() for m in repo.object_store.iter_prefix(version.lower().encode())]
+            commits = [m for m in matches if repo[m.encode()].type_name in (b"commit", b"tag")]
+            if not commits:
+                raise VersionNotFound(
+                    f"version {version!r} is neither a branch, a tag nor a commit id of the repository; "
+                    "check the option 'version'"
+                )
+            if len(commits) > 1:
+                raise ambiguous(version, sorted(c[:12] for c in commits))
+            self.keep_version_refs(repo)
+            repo.close()
+            trees.remove_tree(self.mirror)
+            os.rename(tmp, self.mirror)
+        except BaseException:
+            repo.close()
+            trees.remove_tree(tmp)
+            raise
+        return commits[0]
+
+    def keep_version_refs(self, new_repo) -> None:
+        """Carry the other versions' refs over to a replacement mirror (check_mirror expects them)."""
+        from dulwich.repo import Repo
+
+        try:
+            with Repo(self.mirror) as old:
+                refs = old.refs.as_dict(b"refs/heads/")
+        except Exception:  # noqa: BLE001 - a damaged old mirror has nothing worth keeping
+            return
+        for name, sha in refs.items():
+            if name.startswith(b"v-") and sha in new_repo.object_store:
+                new_repo.refs[b"refs/heads/" + name] = sha
+
+    def call_remote(self, call):
+        """Run one network call under the timeout; a remote failure becomes RemoteFailure.
+
+        The original exception is not kept (not even as __cause__): its traceback pins the
+        connection's socket until interpreter exit, which then warns about it.
+        """
+        message = None
+        with warnings.catch_warnings():
+            # A handshake that times out leaves dulwich's connection to the garbage collector,
+            # which reports it as a ResourceWarning when the exception goes.
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                with socket_timeout(self.opts.timeout):
+                    return call()
+            except VersionNotFound:
+                raise
+            except Exception as exc:  # noqa: BLE001 - sorted into remote or local failures right here
+                if not is_remote_error(exc):
+                    raise
+                message = describe_remote_error(exc, self.remote, self.opts.timeout)
+            gc.collect()
+        raise RemoteFailure(message)
+
+    def _progress_bytes(self, data: bytes) -> None:
+        # Servers redraw one line with "\r"; keep the last state of each line only.
+        for line in data.decode("utf-8", "replace").split("\n"):
+            text = line.split("\r")[-1].strip()
+            if text:
+                self.progress(redact(text, self.remote.secrets))
