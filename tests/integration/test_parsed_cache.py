@@ -12,7 +12,7 @@ import pytest
 
 from conftest import oracle, strip_audit, write_source
 
-REPLAYED = "replayed the stored parse"
+REPLAYED = "the stored parse of "  # replayed, or restored in one step
 DAMAGED = "ignoring the damaged stored parse"
 
 INI = """\
