@@ -14,6 +14,8 @@ from conftest import oracle, strip_audit, write_source
 
 REPLAYED = "the stored parse of "  # replayed, or restored in one step
 DAMAGED = "ignoring the damaged stored parse"
+RESTORED = "restored the stored parse"  # the stored hosts and groups, put into an empty inventory at once
+REPLAYED_CALLS = "replayed the stored parse"  # the stored calls, for an inventory that already has hosts
 
 INI = """\
 [web]
@@ -147,6 +149,46 @@ def test_template_trust_after_a_replay_is_that_of_a_fresh_parse(ansible, upstrea
     assert runs[0] == runs[1] and len(runs[0]) == 2
     rendered = any("SHOWN=WEB1" in line for line in runs[0])
     assert rendered is trust, runs[0]
+
+
+@pytest.mark.parametrize("trust", [True, False])
+def test_a_restore_or_a_replay_equals_a_fresh_parse_also_after_another_source(ansible, upstream, tmp_path, trust):
+    commit = upstream.commit(_files())
+    source = write_source(tmp_path, url=upstream.bare, path="inv", trust_repo=trust)
+    before = tmp_path / "before.ini"
+    before.write_text("[web]\nweb9 colour=red\nweb1 from_before=1 http_port=1\n[lonely]\nsolo\n")
+
+    def listing(*sources, flush=False) -> tuple[dict, str]:
+        out = tmp_path / "listing.json"
+        args = [a for s in sources for a in ("-i", s)] + ["--list", "--output", out, "-vvv"]
+        proc = ansible.inventory(*args, *(["--flush-cache"] if flush else []))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return json.loads(out.read_text()), proc.stdout + proc.stderr
+
+    fresh, printed = listing(source, flush=True)
+    assert REPLAYED not in printed
+    if trust:
+        assert strip_audit(fresh) == oracle(ansible, upstream, commit, "inv", tmp_path)
+    restored, printed = listing(source)
+    assert RESTORED in printed and REPLAYED_CALLS not in printed
+    assert restored == fresh
+
+    # Another source first: the inventory has hosts already, so a parse stored after the same source
+    # is replayed call by call (parsers skip calls for groups that exist, so it is only for that start).
+    fresh_after, printed = listing(before, source)
+    assert REPLAYED not in printed and "started from other sources" in printed
+    replayed, printed = listing(before, source)
+    assert REPLAYED_CALLS in printed and RESTORED not in printed
+    assert replayed == fresh_after
+    assert replayed["_meta"]["hostvars"]["web1"]["from_before"] == 1 and "web9" in replayed["web"]["hosts"]
+    assert replayed["_meta"]["hostvars"]["web1"]["http_port"] == 8080  # the later source wins, as for -i copies
+
+    # Back to an empty start: that parse is not replayed into it; the next run restores in one step.
+    again, printed = listing(source, before)
+    assert REPLAYED not in printed
+    restored_first, printed = listing(source, before)
+    assert RESTORED in printed
+    assert restored_first == again == listing(source, before, flush=True)[0]
 
 
 def test_a_damaged_or_foreign_file_is_rebuilt(ansible, upstream, tmp_path):
