@@ -196,7 +196,7 @@ def find_inventory_manager(inventory):
     while frame is not None and depth < 50:
         candidate = frame.f_locals.get("self")
         if type(candidate).__name__ == "InventoryManager" and getattr(candidate, "_inventory", None) is target:
-            if not isinstance(getattr(candidate, "_sources", None), list):
+            if not isinstance(getattr(candidate, "_sources", None), (list, tuple)):  # the CLI passes a tuple
                 switch_off(VARS_SOURCES, "the inventory manager keeps no list of sources")
                 return None
             return candidate

@@ -60,7 +60,7 @@ def _source(tmp_path, upstream, name="prod.git.yml", **options):
 def _view(sources: list[str]) -> dict:
     """Hosts, groups and every host's resolved variables (with their template trust), as a play sees them."""
     loader = DataLoader()
-    manager = InventoryManager(loader, sources=sources)
+    manager = InventoryManager(loader, sources=tuple(sources))  # as the CLI passes them
     variables = VariableManager(loader=loader, inventory=manager)
     hosts = {}
     for host in manager.get_hosts():
@@ -98,6 +98,7 @@ def test_a_restored_parse_equals_a_local_copy(tmp_path, repo, capfd):
     assert "restored the stored parse" in printed
     assert second == expected
     assert expected["hosts"]["web2"]["shown"] == ("{{ colour }}", True)  # group_vars/, resolved as for the copy
+    assert internals._off == {}  # nothing switched off on a tested core
 
 
 def test_without_the_one_step_restore_the_calls_are_replayed(tmp_path, repo, capfd, monkeypatch):
