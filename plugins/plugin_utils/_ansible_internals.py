@@ -24,6 +24,7 @@ import functools
 import io
 import pickle
 import sys
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from ansible import constants as C
@@ -176,6 +177,25 @@ def prime_trust(wrapper, data, trusted) -> None:
 
     with target_plugin(wrapper, _Parser):
         wrapper._inspector  # noqa: B018 - computing the cached property is the point
+
+
+def set_variables(data, names: list, values: dict) -> None:
+    """data.set_variable(name, key, value) for every name and every item of values, at once.
+
+    Verified 2.16-2.21: InventoryData.set_variable looks the name up among the groups, then the hosts,
+    and Host/Group.set_variable store a plain (non-mapping) value under a valid name in `vars`. Anything
+    else goes through set_variable itself.
+    """
+    plain = all(isinstance(k, str) and k.isidentifier() and k != "ansible_group_priority" for k in values) and not any(
+        isinstance(v, Mapping) for v in values.values())
+    groups, hosts = data.groups, data.hosts
+    for name in names:
+        target = groups.get(name) if name in groups else hosts.get(name)
+        if plain and type(target) in (Host, Group) and isinstance(vars(target).get("vars"), dict):
+            target.vars.update(values)
+            continue
+        for key, value in values.items():
+            data.set_variable(name, key, value)
 
 
 # -- the running InventoryManager (vars-source registration) ---------------------------------

@@ -213,13 +213,14 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
     if checkout.signer is not None:
         audit["git_inventory_signer"] = _plain(checkout.signer)
     raw = internals.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
-    if raw is None:  # a wrapper this layer does not know may add trust: only plain values go through it
-        if any(repo_trust.looks_like_template(v) for v in audit.values()):
-            raise internals.untrusted_wrapper_error()
-        raw = inventory
-    for name in added:
-        for key, value in audit.items():
-            raw.set_variable(name, key, value)
+    if raw is not None:
+        internals.set_variables(raw, added, audit)
+    elif any(repo_trust.looks_like_template(v) for v in audit.values()):
+        raise internals.untrusted_wrapper_error()  # a wrapper this layer does not know may add trust
+    else:
+        for name in added:
+            for key, value in audit.items():
+                inventory.set_variable(name, key, value)
     opt = plugin.get_option
     if not (opt("compose") or opt("groups") or opt("keyed_groups")):
         return
