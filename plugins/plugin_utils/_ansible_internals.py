@@ -340,6 +340,8 @@ def _object_state(obj) -> dict:
 
 def set_object_state(obj, state: dict) -> None:
     """The pickle state setter of restored Host and Group objects (allowed by the stored-parse reader)."""
+    if type(obj) not in (Host, Group) or not isinstance(state, dict):
+        raise pickle.UnpicklingError(f"a stored parse may set the state of hosts and groups only, not {type(obj).__name__}")
     vars(obj).update(state)
 
 

@@ -181,3 +181,34 @@ def test_the_probes_pass_on_this_core():
     assert internals.replay_supported()
     assert internals._restore_works()
     assert internals._off == {}
+
+
+def test_a_stored_parse_may_set_the_state_of_hosts_and_groups_only(tmp_path):
+    import copyreg
+    import hashlib
+    import io
+    import json
+    import pickle
+
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_store
+
+    def planted(obj) -> bytes:
+        stream = io.BytesIO()
+        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = {type(obj): lambda o: (copyreg.__newobj__, (type(o),), {"name": "x"}, None, None,
+                                                         internals.set_object_state)}
+        pickler.dump({"hosts": {"x": obj}, "groups": {}, "localhost": None, "attributes": []})
+        body = stream.getvalue()
+        header = {"format": parsed_store.FORMAT, "key": "k", "commit": "c", "snapshot_size": len(body),
+                  "digest": hashlib.blake2b(body, digest_size=16).hexdigest()}
+        return json.dumps(header).encode() + b"\n" + body
+
+    from ansible.inventory.host import Host
+
+    path = tmp_path / "stored.pickle"
+    path.write_bytes(planted(Host("x")))
+    header, _ops, snapshot = parsed_store.read(str(path), "k", "c", DataLoader(), snapshot=True)
+    assert snapshot["hosts"]["x"].name == "x"
+    path.write_bytes(planted(DataLoader()))
+    with pytest.raises(parsed_store.Damaged, match="hosts and groups only"):
+        parsed_store.read(str(path), "k", "c", DataLoader(), snapshot=True)
