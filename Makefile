@@ -17,6 +17,7 @@ help:
 	@echo "make hygiene - ansible-test sanity and units, ansible-lint, docs and changelog lint, ruff, molecule, ansible-runner"
 
 .venv-%/.installed: requirements.txt requirements-test.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ansible-core $* needs Python 3.11 or newer here; run make with PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/pip install -q --disable-pip-version-check -U pip
 	.venv-$*/bin/pip install -q --disable-pip-version-check "ansible-core==$*" -r requirements.txt -r requirements-test.txt

@@ -109,6 +109,8 @@ options:
     description: Seconds to wait for the remote to connect or answer before the sync counts as failed.
     type: int
     default: 60
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_TIMEOUT
     version_added: 0.1.0
   lock_timeout:
     description:
@@ -149,14 +151,20 @@ options:
     description: Whether to verify the HTTPS server's certificate.
     type: bool
     default: true
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_VALIDATE_CERTS
     version_added: 0.1.0
   ca_path:
     description: A PEM file of CA certificates to verify the HTTPS server with (for a private CA).
     type: path
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_CA_PATH
     version_added: 0.1.0
   key_file:
     description: The private SSH key to authenticate with (a deploy key) for SSH URLs.
     type: path
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_KEY_FILE
     version_added: 0.1.0
   accept_hostkey:
     description:
@@ -164,14 +172,38 @@ options:
       - By default the host key must already be in O(known_hosts_file).
     type: bool
     default: false
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_ACCEPT_HOSTKEY
     version_added: 0.1.0
   known_hosts_file:
     description: The known_hosts file to check SSH host keys against. Defaults to the user's.
     type: path
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_KNOWN_HOSTS_FILE
     version_added: 0.1.0
   ssh_common_args:
     description: Extra options for the C(ssh) command, for example V(-o ProxyJump=bastion).
     type: str
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_SSH_COMMON_ARGS
+    version_added: 0.1.0
+  proxy:
+    description:
+      - The HTTP proxy for V(https://) and V(http://) URLs, as V(http://[user:password@]host:port) (no port means
+        1080, as in git). V(https://) URLs go through it with C(CONNECT), so the TLS options still apply to the Git server.
+      - Wins over the environment. Without it the proxy comes from E(https_proxy) or E(HTTPS_PROXY) for V(https://)
+        URLs, E(http_proxy) or E(HTTP_PROXY) for V(http://) URLs, then E(all_proxy) or E(ALL_PROXY); an empty
+        variable counts as unset. E(no_proxy) or E(NO_PROXY) (host names, V(.domain) suffixes, IP addresses, CIDR
+        networks, V(*)) lists servers reached directly, whichever way the proxy was set.
+      - Its user name and password are sent as Basic proxy authentication and, like O(password), never shown,
+        logged or written to the cache.
+    type: str
+    secret: true
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_PROXY
+    ini:
+      - section: vcs_inventory
+        key: proxy
     version_added: 0.1.0
   allow_scripts:
     description:
@@ -313,6 +345,8 @@ try:
 except (ImportError, ValueError):
     HAS_DULWICH = False
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
+from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
     annotate_hosts,
     fail_the_run,
@@ -332,13 +366,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         try:
             if not HAS_DULWICH:
-                raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install -r requirements.txt of vcs.inventory)")
+                raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install 'dulwich>=1.2.13,<2' with the Python that runs Ansible)")
             self._read_config_data(path)
+            fail_again_if_failed(self, path)  # auto hands a failed source back to us: one attempt per run
             owner = os.path.abspath(path)
             settings = read_settings(self, force_sync=not cache)
             checkout = sync_checkout(self, settings, owner)
             added = load_checkout(self, settings, checkout, owner, cache)
+            warn_if_no_hosts(self, settings, checkout, added)
             annotate_hosts(self, settings, checkout, added)
         except Exception:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
+            remember_failure(self, path)  # the error being raised, for the next attempt in this run
             raise

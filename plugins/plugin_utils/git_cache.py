@@ -36,6 +36,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
     VersionNotFound,
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import check as check_transport
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, parse_remote, redact
 from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import OBJECT_ID
 
@@ -97,6 +98,7 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
     """Bring the cache entry for opts.url to opts.version and return a checkout to read."""
     try:
         remote = parse_remote(opts.url, opts.username, opts.password)
+        check_transport(remote, opts.transport)  # a setting that cannot work fails before any lock or network call
     except ValueError as exc:
         raise SyncError(str(exc)) from None
     root = os.path.expanduser(opts.cache_dir or default_cache_dir())

@@ -100,7 +100,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     transport = TransportOptions(
         timeout=opt("timeout"), validate_certs=opt("validate_certs"), ca_path=opt("ca_path"),
         key_file=opt("key_file"), accept_hostkey=opt("accept_hostkey"), known_hosts_file=opt("known_hosts_file"),
-        ssh_common_args=opt("ssh_common_args"),
+        ssh_common_args=opt("ssh_common_args"), proxy=opt("proxy"), proxy_origin=_origin(plugin, "proxy"),
     )
     sync_opts = SyncOptions(
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
@@ -120,6 +120,15 @@ def read_settings(plugin, force_sync: bool) -> Settings:
 
 def _source_id(settings: Settings) -> tuple:
     return (redact(settings.sync.url, [settings.sync.password or ""]), settings.sync.version, tuple(settings.paths))
+
+
+def _origin(plugin, option: str) -> str | None:
+    """Where an option's value came from: "env: NAME", "ini: ...", or None for the source file."""
+    try:
+        value, origin = plugin.get_option_and_origin(option)  # it does not see the source file's own settings
+    except (AttributeError, KeyError):
+        return None
+    return str(origin) if value == plugin.get_option(option) else None
 
 
 def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:

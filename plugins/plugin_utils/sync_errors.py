@@ -8,6 +8,7 @@ import errno
 import socket
 import ssl
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, redact
 
 __metaclass__ = type
@@ -65,6 +66,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
     from dulwich.errors import NotGitRepository
 
     detail = redact(str(exc), remote.secrets).strip()
+    if isinstance(exc, ProxyFailure):  # it names the proxy and where it was set, already redacted
+        return detail
     if isinstance(exc, HTTPUnauthorized):
         return (f"authentication failed for {remote.safe_url}: check the options 'username' and 'password' "
                 "(or the credentials in the URL)")

@@ -17,7 +17,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote
+from ansible_collections.vcs.inventory.plugins.plugin_utils import proxies
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, check_credentials, redact
 
 __metaclass__ = type
 
@@ -31,6 +32,18 @@ class TransportOptions:
     accept_hostkey: bool = False
     known_hosts_file: str | None = None
     ssh_common_args: str | None = None
+    proxy: str | None = None  # the option 'proxy' (a secret when it holds credentials)
+    proxy_origin: str | None = None  # where Ansible took it from ("env: ANSIBLE_VCS_INVENTORY_PROXY", ...)
+
+    def __repr__(self) -> str:  # the proxy may carry a password
+        return f"TransportOptions(timeout={self.timeout!r}, ...)"
+
+
+def check(remote: Remote, opts: TransportOptions) -> None:
+    """Refuse settings that cannot work before any lock is taken or the network is used (ValueError)."""
+    if remote.kind in ("http", "https"):
+        check_credentials(remote)
+        proxies.select(remote.url, opts.proxy, opts.proxy_origin)
 
 
 def _ssh_command(opts: TransportOptions) -> str:
@@ -73,6 +86,76 @@ def _ssh_vendor():
     return _Vendor()
 
 
+class ProxyFailure(ConnectionError):
+    """The HTTP proxy refused or could not be reached; the message names it (redacted) and its source."""
+
+
+def _through_proxy(manager_cls, proxy: proxies.Proxy):
+    """Turn a proxy's failure into a ProxyFailure that names the proxy, not the Git server."""
+    import urllib3
+    from urllib3.exceptions import MaxRetryError, ProxyError
+
+    def failure(error: ProxyError) -> ProxyFailure:
+        original = getattr(error, "original_error", None)
+        # http.client reports a refused CONNECT only as this text: "Tunnel connection failed: 407 ...".
+        if isinstance(original, OSError) and str(original).startswith("Tunnel connection failed: 407"):
+            return _refused(proxy)
+        detail = redact(str(original or error), proxy.secrets)
+        return ProxyFailure(f"cannot go through {proxy.describe()}: {detail}; check that setting, or list the Git "
+                            "server's host in no_proxy to connect to it directly")
+
+    class _Proxied(manager_cls):
+        def urlopen(self, method, url, redirect=True, **kwargs):
+            # A refused tunnel is not retried (urllib3 would send it 4 times); connection errors still are.
+            kwargs.setdefault("retries", urllib3.Retry(3, other=0, redirect=None))
+            try:
+                response = super().urlopen(method, url, redirect=redirect, **kwargs)
+            except MaxRetryError as exc:
+                if isinstance(exc.reason, ProxyError):
+                    raise failure(exc.reason) from None
+                raise
+            except ProxyError as exc:
+                raise failure(exc) from None
+            if response.status == 407:  # an http:// URL: the proxy itself answers the request
+                response.drain_conn()
+                response.release_conn()
+                raise _refused(proxy)
+            return response
+
+    return _Proxied
+
+
+def _refused(proxy: proxies.Proxy) -> ProxyFailure:
+    if proxy.username or proxy.password:
+        return ProxyFailure(f"{proxy.describe()} rejected its user name and password (407 Proxy Authentication "
+                            f"Required): correct them in {proxy.source}")
+    return ProxyFailure(f"{proxy.describe()} requires authentication (407 Proxy Authentication Required): "
+                        f"add the proxy's user name and password to {proxy.source}, as user:password@ before the host")
+
+
+def _pool_manager(remote: Remote, opts: TransportOptions):
+    """The urllib3 pool for an http(s) remote, through the proxy that applies to it.
+
+    Built here rather than by dulwich: dulwich reads only some proxy variables (and breaks on an
+    empty one), and ignores proxies altogether for a pool it is given, as for a private CA.
+    """
+    import urllib3
+    from dulwich.client import default_user_agent_string
+
+    proxy = proxies.select(remote.url, opts.proxy, opts.proxy_origin)
+    kwargs = {"headers": {"User-agent": default_user_agent_string()}, "timeout": opts.timeout}
+    if remote.kind == "https":
+        kwargs["cert_reqs"] = "CERT_REQUIRED" if opts.validate_certs else "CERT_NONE"
+        kwargs["ca_certs"] = os.path.expanduser(opts.ca_path) if opts.ca_path else None
+    if proxy is None:
+        manager_cls = urllib3.PoolManager if opts.validate_certs else _quiet_when_unverified(urllib3.PoolManager)
+        return manager_cls(**kwargs)
+    manager_cls = _through_proxy(urllib3.ProxyManager, proxy)
+    if not opts.validate_certs:
+        manager_cls = _quiet_when_unverified(manager_cls)
+    return manager_cls(proxy.url, proxy_headers=proxy.headers, **kwargs)
+
+
 def _quiet_when_unverified(manager_cls):
     """The user turned verification off on purpose (validate_certs: false): no warning per request."""
     from urllib3.exceptions import InsecureRequestWarning
@@ -88,27 +171,14 @@ def _quiet_when_unverified(manager_cls):
 
 def make_client(remote: Remote, opts: TransportOptions):
     """Return (client, path, protocol_version) for a fetch from remote."""
-    from dulwich.client import default_urllib3_manager, get_transport_and_path
+    from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict
 
     config = ConfigDict()
     kwargs = {"config": config, "quiet": True}
     protocol_version = None
     if remote.kind in ("http", "https"):
-        if remote.kind == "https":
-            config.set((b"http",), b"sslVerify", b"true" if opts.validate_certs else b"false")
-            if opts.ca_path:
-                config.set((b"http",), b"sslCAInfo", os.path.expanduser(opts.ca_path).encode())
-        quiet = {}
-        if not opts.validate_certs:
-            import urllib3
-
-            quiet = {"pool_manager_cls": _quiet_when_unverified(urllib3.PoolManager),
-                     "proxy_manager_cls": _quiet_when_unverified(urllib3.ProxyManager)}
-        kwargs["pool_manager"] = default_urllib3_manager(
-            config, base_url=remote.url, timeout=opts.timeout,
-            cert_reqs=None if opts.validate_certs else "CERT_NONE", **quiet,
-        )
+        kwargs["pool_manager"] = _pool_manager(remote, opts)
         kwargs["username"] = remote.username
         kwargs["password"] = remote.password
     elif remote.kind == "ssh":

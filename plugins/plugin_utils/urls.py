@@ -92,6 +92,17 @@ def parse_remote(url: str, username: str | None = None, password: str | None = N
     return Remote(path, path, "local")
 
 
+def check_credentials(remote: Remote) -> None:
+    """A password with no user name is never sent (Git clients send Basic auth only with a user): refuse it."""
+    if remote.password and not remote.username:
+        raise ValueError(
+            "a password or token is set but no user name, so it would never be sent and the server would answer "
+            "'authentication failed': set the option 'username' (or ANSIBLE_VCS_INVENTORY_USERNAME); for a token, "
+            "any non-empty name works on GitHub and GitLab (for example 'git'), Bitbucket wants 'x-token-auth' and a "
+            "GitLab OAuth token 'oauth2'"
+        )
+
+
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     """Remove the userinfo of any URL in text, and every known secret string."""
     # Greedy up to the last "@" of the authority: an unencoded "@" inside a password is removed whole.

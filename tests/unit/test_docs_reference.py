@@ -207,6 +207,10 @@ _MESSAGE_CALLS = {"SyncError", "AnsibleParserError", "AnsibleError", "LockTimeou
 _MESSAGE_CALLS_IN = {"ValueError": ("urls.py", "signature_formats.py")}
 
 
+# The proxy's errors reach the user too (a remote failure's message is the ProxyFailure's text).
+_MESSAGE_CALLS |= {"ProxyConfigError", "ProxyFailure"}
+
+
 def _literal_chunks(node) -> list[str]:
     """The constant pieces of a message expression (f-string, concatenation or str.format template)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
