@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 import pytest
 
@@ -281,3 +282,16 @@ def test_script_inventories_run_every_time(ansible, upstream, tmp_path):
         assert listing["web"]["hosts"] == [host]
         assert REPLAYED not in printed
     assert _stored(ansible) == []
+
+
+def test_a_run_inside_refresh_interval_never_imports_dulwich(ansible, upstream, tmp_path):
+    upstream.commit(_files())
+    source = write_source(tmp_path, url=upstream.bare, path="inv", refresh_interval=3600)
+    importtime = {"PYTHONPROFILEIMPORTTIME": "1"}  # python -X importtime: every import, on stderr
+    first = ansible.inventory("-i", source, "--list", env=importtime)
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"\|\s+dulwich\.client$", first.stderr, re.M)  # the sync needed the network
+    again = ansible.inventory("-i", source, "--list", env=importtime)
+    assert again.returncode == 0, again.stderr
+    assert "dulwich" not in again.stderr
+    assert json.loads(again.stdout) == json.loads(first.stdout)
