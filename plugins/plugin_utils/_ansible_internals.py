@@ -19,7 +19,6 @@ Optional machinery and what it needs:
 
 from __future__ import annotations
 
-import copyreg
 import functools
 import io
 import pickle
@@ -191,7 +190,7 @@ def set_variables(data, names: list, values: dict) -> None:
     groups, hosts = data.groups, data.hosts
     for name in names:
         target = groups.get(name) if name in groups else hosts.get(name)
-        if plain and type(target) in (Host, Group) and isinstance(vars(target).get("vars"), dict):
+        if plain and type(target) in (Host, Group) and type(getattr(target, "vars", None)) is dict:
             target.vars.update(values)
             continue
         for key, value in values.items():
@@ -322,36 +321,152 @@ def replay_supported() -> bool:
 
 
 # -- one-step restore: the parse's Host and Group objects, put in place at once ---------------
+#
+# A snapshot is written as a few pickles: an index of the names, the groups' state, then the hosts'
+# state in chunks. Hosts and groups refer to each other by name (pickle persistent ids), so each
+# chunk unpickles with a small memo: the peak memory of a restore stays close to what it keeps.
+
+SNAPSHOT_CHUNK = 1000
+_OBJECT_IDS = ("host", "group")
+
 
 def _object_state(obj) -> dict:
     state = dict(vars(obj))
     if type(obj) is Group:
-        # A cache of hosts, rebuilt on use: a set of Host objects could not even be unpickled before
-        # the hosts' own state (their hash is their name).
         if "_hosts_cache" in state:
-            state["_hosts_cache"] = None
-        # The names of its hosts, which add_host consults. Kept: 2.16 rebuilds it wrongly from None
+            state["_hosts_cache"] = None  # a cache of hosts, rebuilt on use
+        # The names of its hosts, which add_host consults, are kept: 2.16 rebuilds them wrongly from None
         # (as Host objects, which no name equals), and a host added again would be listed twice.
-        names = state.get("_hosts")
-        if names is not None and not all(isinstance(n, str) for n in names):
-            raise TypeError("a group's host names are not plain strings")
     return state
 
 
 def set_object_state(obj, state: dict) -> None:
-    """The pickle state setter of restored Host and Group objects (allowed by the stored-parse reader)."""
+    """Give a restored Host or Group its attributes."""
     if type(obj) not in (Host, Group) or not isinstance(state, dict):
         raise pickle.UnpicklingError(f"a stored parse may set the state of hosts and groups only, not {type(obj).__name__}")
-    vars(obj).update(state)
+    # One attribute at a time, in the order __init__ set them: Python keeps them inline (no per-object
+    # __dict__), so a restored host takes no more memory than a parsed one.
+    for name, value in state.items():
+        setattr(obj, name, value)
 
 
-def _reduce(obj):
-    # copyreg.__newobj__ is written as the NEWOBJ opcode: no global to load besides the class.
-    return (copyreg.__newobj__, (type(obj),), _object_state(obj), None, None, set_object_state)
+class _Snapshot:
+    """The hosts and groups of an InventoryData, to be written by dump_snapshot()."""
 
-# (module, name) pairs the stored-parse reader accepts besides Ansible's classes.
-SNAPSHOT_GLOBALS = {(__name__, "set_object_state")}
-SNAPSHOT_REDUCERS = {Host: _reduce, Group: _reduce}
+    def __init__(self, data) -> None:
+        self.groups = dict(data.groups)
+        self.hosts = dict(data.hosts)
+        self.localhost = data.localhost
+        self.attributes = _attributes(data)
+
+    def consistent(self) -> bool:
+        """Only Host and Group objects, each known under its own name, and group host names as strings."""
+        groups, hosts = self.groups, self.hosts
+        if any(type(g) is not Group or g.name != n for n, g in groups.items()):
+            return False
+        if any(type(h) is not Host or h.name != n for n, h in hosts.items()):
+            return False
+        for group in groups.values():
+            linked = list(group.child_groups) + list(group.parent_groups)
+            if any(groups.get(g.name) is not g for g in linked) or any(hosts.get(h.name) is not h for h in group.hosts):
+                return False
+            if not all(isinstance(n, str) for n in getattr(group, "_hosts", None) or ()):
+                return False
+        if any(groups.get(g.name) is not g for h in hosts.values() for g in h.groups):
+            return False
+        return self.localhost is None or hosts.get(self.localhost.name) is self.localhost
+
+    def persistent_id(self, obj):
+        kind = type(obj)
+        if kind is Host:
+            return ("host", str(obj.name))
+        if kind is Group:
+            return ("group", str(obj.name))
+        return None
+
+    def parts(self):
+        yield {"groups": [str(n) for n in self.groups], "hosts": [str(n) for n in self.hosts],
+               "localhost": None if self.localhost is None else str(self.localhost.name), "attributes": self.attributes}
+        yield ("group", [(str(n), _object_state(g)) for n, g in self.groups.items()])
+        names = list(self.hosts)
+        for start in range(0, len(names), SNAPSHOT_CHUNK):
+            yield ("host", [(str(n), _object_state(self.hosts[n])) for n in names[start:start + SNAPSHOT_CHUNK]])
+
+
+class _Restorer:
+    """Empty Host and Group objects for the names of an index, filled in by the parts that follow."""
+
+    def __init__(self, index) -> None:
+        if not isinstance(index, dict) or not all(isinstance(index.get(k), list) for k in ("groups", "hosts")):
+            raise pickle.UnpicklingError("a stored parse without an index of hosts and groups")
+        self.objects = {"group": {n: Group.__new__(Group) for n in index["groups"]},
+                        "host": {n: Host.__new__(Host) for n in index["hosts"]}}
+        self.filled = {"group": set(), "host": set()}
+        self.index = index
+
+    def persistent_load(self, pid):
+        try:
+            return self.objects[pid[0]][pid[1]]
+        except (KeyError, IndexError, TypeError):
+            raise pickle.UnpicklingError(f"a stored parse refers to an unknown {pid!r}") from None
+
+    def apply(self, part) -> None:
+        kind, items = part
+        for name, state in items:
+            set_object_state(self.persistent_load((kind, name)), state)
+            self.filled[kind].add(name)
+
+    def result(self) -> dict:
+        if any(len(self.filled[k]) != len(self.objects[k]) for k in _OBJECT_IDS):
+            raise pickle.UnpicklingError("a stored parse lacks the state of some hosts or groups")
+        localhost = self.index.get("localhost")
+        return {"groups": self.objects["group"], "hosts": self.objects["host"],
+                "localhost": None if localhost is None else self.objects["host"][localhost],
+                "attributes": self.index.get("attributes")}
+
+
+def dump_snapshot(snap: _Snapshot, stream, persistent_id=None) -> None:
+    """Write a snapshot as pickles; persistent_id (vault values) is asked about every other object."""
+    def pid(obj):
+        found = snap.persistent_id(obj)
+        return found if found is not None or persistent_id is None else persistent_id(obj)
+
+    for part in snap.parts():
+        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = pid
+        pickler.dump(part)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, stream, persistent_load) -> None:
+        super().__init__(stream)
+        self.load_persistent = persistent_load
+
+    def persistent_load(self, pid):
+        return self.load_persistent(pid)
+
+
+def load_snapshot(stream, end: int, unpickler=_Unpickler, persistent_load=None) -> dict:
+    """Read what dump_snapshot() wrote, up to the offset end, for restore_hosts().
+
+    unpickler(stream, persistent_load) makes the unpickler of each part (the reader's own, which
+    allows only Ansible's classes); persistent_load resolves any other persistent id (vault values).
+    """
+    restorer = None
+
+    def load(pid):
+        if isinstance(pid, tuple) and pid and pid[0] in _OBJECT_IDS:
+            if restorer is None:
+                raise pickle.UnpicklingError("a stored parse refers to hosts before naming them")
+            return restorer.persistent_load(pid)
+        if persistent_load is None:
+            raise pickle.UnpicklingError(f"unknown stored object {pid!r}")
+        return persistent_load(pid)
+
+    restorer = _Restorer(unpickler(stream, load).load())
+    while stream.tell() < end:
+        restorer.apply(unpickler(stream, load).load())
+    return restorer.result()
 
 
 def pristine(data) -> bool:
@@ -367,16 +482,12 @@ def pristine(data) -> bool:
         return False
 
 
-def snapshot(data) -> dict | None:
-    """What the parse made, for restore_hosts(); None when it holds objects this layer does not know."""
+def snapshot(data):
+    """What the parse made, for dump_snapshot(); None when it holds objects this layer does not know."""
     if is_off(RESTORE) or not _restore_works():
         return None
-    hosts, groups = data.hosts, data.groups
-    if any(type(h) is not Host for h in hosts.values()) or any(type(g) is not Group for g in groups.values()):
-        return None
-    if any(not all(isinstance(n, str) for n in vars(g).get("_hosts") or ()) for g in groups.values()):
-        return None
-    return snapshot_unchecked(data)
+    snap = _Snapshot(data)
+    return snap if snap.consistent() else None
 
 
 def restore_hosts(data, stored: dict) -> bool:
@@ -392,7 +503,7 @@ def restore_hosts(data, stored: dict) -> bool:
         return False
     hosts, groups = stored["hosts"], stored["groups"]
     for host in hosts.values():
-        if "_uuid" in vars(host):
+        if hasattr(host, "_uuid"):
             host._uuid = get_unique_id()
     data.groups.clear()
     data.groups.update(groups)
@@ -417,12 +528,15 @@ def _restore_works() -> bool:
         data.set_variable("web1", "size", 3)
         data.reconcile_inventory()
         before = _shape(data)
+        snap = _Snapshot(data)
+        if not snap.consistent():
+            raise AttributeError("hosts and groups are not linked as expected")
         stream = io.BytesIO()
-        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = dict(SNAPSHOT_REDUCERS)
-        pickler.dump(snapshot_unchecked(data))
+        dump_snapshot(snap, stream)
+        end = stream.tell()
+        stream.seek(0)
         restored = InventoryData()
-        if not restore_hosts(restored, pickle.loads(stream.getvalue())) or _shape(restored) != before:
+        if not restore_hosts(restored, load_snapshot(stream, end)) or _shape(restored) != before:
             raise AttributeError("hosts and groups do not survive a snapshot")
         restored.add_host("web2", "web")
         restored.add_host("web1", "web")
@@ -433,10 +547,6 @@ def _restore_works() -> bool:
         switch_off(RESTORE, str(exc) or type(exc).__name__)
         return False
     return True
-
-
-def snapshot_unchecked(data) -> dict:
-    return {"hosts": data.hosts, "groups": data.groups, "localhost": data.localhost, "attributes": _attributes(data)}
 
 
 def _attributes(data) -> list:

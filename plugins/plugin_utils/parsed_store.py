@@ -31,7 +31,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import w
 
 __metaclass__ = type
 
-FORMAT = 2
+FORMAT = 3
 KEEP_FILES = 16  # configurations kept per cache entry; the least recently written go first
 CHUNK = 2000  # calls per pickle: a smaller unpickler memo, so a lower peak of memory when reading
 _PLAIN = {str, int, float, bool, type(None), list, dict, tuple}
@@ -70,13 +70,12 @@ def _persistent_id(obj):
 class _Unpickler(pickle.Unpickler):
     """Only Ansible's own classes and a few plain types: the file is data, never code."""
 
-    def __init__(self, stream, loader) -> None:
+    def __init__(self, stream, loader, persistent_load=None) -> None:
         super().__init__(stream)
         self._loader = loader
+        self._persistent_load = persistent_load  # a snapshot's hosts and groups, then vault values
 
     def find_class(self, module, name):
-        if (module, name) in internals.SNAPSHOT_GLOBALS:
-            return super().find_class(module, name)
         if (module, name) in _SAFE_GLOBALS or module == "ansible" or module.startswith("ansible."):
             found = super().find_class(module, name)
             if isinstance(found, type):
@@ -84,37 +83,52 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a stored parse")
 
     def persistent_load(self, pid):
-        kind, ciphertext, extra = pid
-        if kind != "encrypted":
-            raise pickle.UnpicklingError(f"unknown stored object {kind!r}")
-        return internals.vault_value(ciphertext, extra, self._loader)  # decrypted on use with the run's secrets
+        if self._persistent_load is not None:
+            return self._persistent_load(pid)
+        return _vault_value(pid, self._loader)
+
+
+def _vault_value(pid, loader):
+    kind, ciphertext, extra = pid
+    if kind != "encrypted":
+        raise pickle.UnpicklingError(f"unknown stored object {kind!r}")
+    return internals.vault_value(ciphertext, extra, loader)  # decrypted on use with the run's secrets
+
+
+def _digest(data) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def read(path: str, key: str, commit: str, loader, snapshot: bool = False):
     """(header, stored calls, None), or with snapshot=True (header, None, snapshot) when the file holds one.
 
-    None when there is no file for this key and commit; Damaged if it is unusable.
+    Only the part that is used is read. None when there is no file for this key and commit; Damaged
+    if it is unusable.
     """
     try:
-        with open(path, "rb") as handle:
-            blob = handle.read()
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None
     enabled = gc.isenabled()
     gc.disable()
     try:
-        end = blob.index(b"\n")
-        header = json.loads(blob[:end])
-        if header.get("format") != FORMAT or header.get("key") != key or header.get("commit") != commit:
-            return None
-        if hashlib.blake2b(memoryview(blob)[end + 1:], digest_size=16).hexdigest() != header.get("digest"):
+        with handle:
+            header = json.loads(handle.readline())
+            if header.get("format") != FORMAT or header.get("key") != key or header.get("commit") != commit:
+                return None
+            size = int(header.get("snapshot_size") or 0)
+            if snapshot and size:
+                blob = handle.read(size)
+                if _digest(blob) != header.get("snapshot_digest"):
+                    raise ValueError("the digest of its hosts and groups does not match")
+                stored = internals.load_snapshot(io.BytesIO(blob), len(blob), lambda s, load: _Unpickler(s, loader, load),
+                                                 lambda pid: _vault_value(pid, loader))
+                return header, None, stored
+            handle.seek(size, os.SEEK_CUR)
+            blob = handle.read()
+        if _digest(blob) != header.get("digest"):
             raise ValueError("its digest does not match")
         stream = io.BytesIO(blob)
-        stream.seek(end + 1)
-        size = int(header.get("snapshot_size") or 0)
-        if snapshot and size:
-            return header, None, _Unpickler(stream, loader).load()
-        stream.seek(end + 1 + size)
         ops: list = []
         while stream.tell() < len(blob):
             # One unpickler per chunk: what only its memo holds is freed before the next chunk.
@@ -127,17 +141,15 @@ def read(path: str, key: str, commit: str, loader, snapshot: bool = False):
             gc.enable()
 
 
-def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot: dict | None = None) -> None:
+def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot=None) -> None:
+    """Write the recorded calls, and the snapshot of hosts and groups (from _ansible_internals) if any."""
+    head = io.BytesIO()
     stream = io.BytesIO()
     enabled = gc.isenabled()
     gc.disable()
     try:
         if snapshot is not None:
-            pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.persistent_id = _persistent_id
-            pickler.dispatch_table = dict(internals.SNAPSHOT_REDUCERS)
-            pickler.dump(snapshot)
-        snapshot_size = stream.tell()
+            internals.dump_snapshot(snapshot, head, _persistent_id)
         pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
         pickler.persistent_id = _persistent_id
         for start in range(0, len(ops), CHUNK):
@@ -146,11 +158,12 @@ def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot: di
     finally:
         if enabled:
             gc.enable()
-    body = stream.getbuffer()
-    header = dict(extra, format=FORMAT, key=key, commit=commit, snapshot_size=snapshot_size, digest=hashlib.blake2b(body, digest_size=16).hexdigest())
+    first, body = head.getbuffer(), stream.getbuffer()
+    header = dict(extra, format=FORMAT, key=key, commit=commit, snapshot_size=len(first),
+                  snapshot_digest=_digest(first), digest=_digest(body))
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    write_atomic(path, json.dumps(header).encode() + b"\n", body)
+    write_atomic(path, json.dumps(header).encode() + b"\n", first, body)
     _prune(directory, keep=os.path.basename(path))
 
 

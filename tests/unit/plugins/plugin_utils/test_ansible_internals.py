@@ -183,32 +183,38 @@ def test_the_probes_pass_on_this_core():
     assert internals._off == {}
 
 
-def test_a_stored_parse_may_set_the_state_of_hosts_and_groups_only(tmp_path):
+def test_a_stored_snapshot_holds_data_only(tmp_path):
     import copyreg
-    import hashlib
     import io
-    import json
     import pickle
+
+    from ansible.inventory.data import InventoryData
 
     from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_store
 
-    def planted(obj) -> bytes:
-        stream = io.BytesIO()
-        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = {type(obj): lambda o: (copyreg.__newobj__, (type(o),), {"name": "x"}, None, None,
-                                                         internals.set_object_state)}
-        pickler.dump({"hosts": {"x": obj}, "groups": {}, "localhost": None, "attributes": []})
-        body = stream.getvalue()
-        header = {"format": parsed_store.FORMAT, "key": "k", "commit": "c", "snapshot_size": len(body),
-                  "digest": hashlib.blake2b(body, digest_size=16).hexdigest()}
-        return json.dumps(header).encode() + b"\n" + body
+    data = InventoryData()
+    data.add_group("web")
+    data.add_host("web1", "web")
+    path = str(tmp_path / "stored.pickle")
+    parsed_store.write(path, "k", "c", [("add_group", ("web",), None, None)], {}, snapshot=internals.snapshot(data))
+    _header, _ops, stored = parsed_store.read(path, "k", "c", DataLoader(), snapshot=True)
+    assert [h.name for h in stored["groups"]["web"].get_hosts()] == ["web1"]
+    assert parsed_store.read(path, "k", "c", DataLoader())[1] == [("add_group", ("web",), None, None)]
+    # Each part is checked when it is read: a flipped byte among the calls spoils the replay only.
+    with open(path, "rb") as handle:
+        good = handle.read()
+    with open(path, "wb") as handle:
+        handle.write(good[:-5] + bytes([good[-5] ^ 0xFF]) + good[-4:])
+    assert parsed_store.read(path, "k", "c", DataLoader(), snapshot=True)[2]["hosts"]["web1"].name == "web1"
+    with pytest.raises(parsed_store.Damaged, match="digest"):
+        parsed_store.read(path, "k", "c", DataLoader())
 
-    from ansible.inventory.host import Host
-
-    path = tmp_path / "stored.pickle"
-    path.write_bytes(planted(Host("x")))
-    header, _ops, snapshot = parsed_store.read(str(path), "k", "c", DataLoader(), snapshot=True)
-    assert snapshot["hosts"]["x"].name == "x"
-    path.write_bytes(planted(DataLoader()))
-    with pytest.raises(parsed_store.Damaged, match="hosts and groups only"):
-        parsed_store.read(str(path), "k", "c", DataLoader(), snapshot=True)
+    # A planted file that names a function (here the collection's own state setter) is refused.
+    stream = io.BytesIO()
+    pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {Display: lambda o: (copyreg.__newobj__, (Display,), {}, None, None, internals.set_object_state)}
+    pickler.dump(Display())
+    with pytest.raises(pickle.UnpicklingError, match="not allowed in a stored parse"):
+        parsed_store._Unpickler(io.BytesIO(stream.getvalue()), DataLoader()).load()
+    with pytest.raises(pickle.UnpicklingError, match="hosts and groups only"):
+        internals.set_object_state(Display(), {})
