@@ -12,7 +12,8 @@ false) a missing internal makes the source fail rather than pass values on as tr
 
 Optional machinery and what it needs:
 - "parsed-result replay" (parsed_cache): watching InventoryData calls and the Display singleton;
-  its one-step form ("one-step restore") also needs Host/Group objects that pickle by __dict__.
+  its one-step form ("one-step restore") also needs Host and Group objects whose state is their
+  instance attributes, and an InventoryData that holds them in its public dicts.
 - "trust markers" (2.19+): the per-source inventory wrapper (__wrapped__, _target_plugin, _inspector).
 - "vars-source registration": the running InventoryManager (a frame walk) and its _sources list.
 """
