@@ -133,17 +133,22 @@ def job_table(r: dict, facts: dict) -> str:
     """Whole ansible-playbook processes, side by side: the plugin, the local copy, and the floor."""
     floor = r["job_floor"]["seconds"]
     local = r["job_local"]["seconds"]
+    play = r["job_play_only"]["seconds"]
     rows = [("warm rerun through the plugin", "job_plugin"),
             ("warm rerun inside `refresh_interval` (no network)", "job_plugin_refresh"),
             ("the same job on a local copy (`-i <clone>/inventory`)", "job_local"),
+            ("the play alone: a local inventory of just its 100 hosts", "job_play_only"),
             ("the floor: the same play with no inventory (`-i localhost,`)", "job_floor")]
-    lines = ["| `ansible-playbook` run | s (min-max) | RSS MB | / local copy | above the floor / local copy's |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| `ansible-playbook` run | s (min-max) | RSS MB | / local copy | above the floor / local copy's "
+             "| above the play alone / local copy's |", "|---|---:|---:|---:|---:|---:|"]
+
+    def share(value, base):
+        return f"{(value - base) / (local - base):.2f}x" if local > base else "-"
     for label, name in rows:
         row = r[name]
-        above = (row["seconds"] - floor) / (local - floor) if local > floor else float("inf")
         lines.append(f"| {label} | {_cell(r, name)} | {_mb(row)} | {row['seconds'] / local:.2f}x | "
-                     f"{'-' if name == 'job_floor' else f'{above:.2f}x'} |")
+                     f"{'-' if name == 'job_floor' else share(row['seconds'], floor)} | "
+                     f"{'-' if name in ('job_floor', 'job_play_only') else share(row['seconds'], play)} |")
     return "\n".join(lines)
 
 
