@@ -202,11 +202,66 @@ def scaling(bench: Bench, daemon_root: str, fast: CountingProxy, hosts: int) -> 
     bench.facts["big_hosts"] = hosts
 
 
+JOB_PLAY = """\
+- hosts: group_07
+  gather_facts: false
+  connection: local
+  tasks:
+    - ansible.builtin.debug:
+        msg: "{{ inventory_hostname }}"
+"""
+
+
+def job_start(bench: Bench, daemon_root: str, fast: CountingProxy, runs: int) -> None:
+    """Whole ansible-playbook processes: a one-task play on a 100-host group of 5,000 hosts (50 groups, INI,
+    one group_vars/all.yml), local connection, no facts; the plugin's warm rerun against the same job on a
+    local copy, and the floor: the same play with no inventory (-i localhost,)."""
+    print("job start: whole ansible-playbook runs", flush=True)
+    work = bench.work
+    bare = os.path.join(daemon_root, "job.git")
+    synthetic_repo.build(bare, hosts=5000, groups=50, commits=2, only_all=True)
+    local = os.path.join(work, "job-local")
+    synthetic_repo.git("clone", "-q", bare, local)
+    url = f"git://127.0.0.1:{fast.port}/job.git"
+    warm = bench.source("job", url)
+    refresh = bench.source("job-refresh", url, refresh_interval=3600)
+    # The play alone: the 100 hosts it runs on, in a local inventory of their own.
+    small = os.path.join(work, "job-play-only")
+    os.makedirs(os.path.join(small, "group_vars"))
+    shutil.copy(os.path.join(local, "inventory", "group_vars", "all.yml"), os.path.join(small, "group_vars"))
+    with open(os.path.join(local, "inventory", "hosts"), encoding="utf-8") as handle:
+        section = handle.read().split("[group_07]\n", 1)[1].split("\n\n", 1)[0]
+    with open(os.path.join(small, "hosts"), "w", encoding="utf-8") as handle:
+        handle.write("[group_07]\n" + section + "\n")
+    play = os.path.join(work, "job-play.yml")
+    with open(play, "w", encoding="utf-8") as handle:
+        handle.write(JOB_PLAY)
+    playbook = os.path.join(BIN, "ansible-playbook")
+    variants = {"job_plugin": warm, "job_plugin_refresh": refresh, "job_local": os.path.join(local, "inventory"),
+                "job_play_only": small, "job_floor": "localhost,"}
+    for name, source in variants.items():  # the first plugin run syncs and stores the parse: not measured
+        out = os.path.join(work, f"{name}.out")
+        with open(out, "wb") as handle:
+            bench.run([playbook, "-i", source, play], stdout=handle)
+        with open(out, encoding="utf-8", errors="replace") as handle:
+            recap = [line for line in handle if "ok=1 " in line]
+        if len(recap) != (0 if name == "job_floor" else 100):
+            raise RuntimeError(f"{name}: the play ran on {len(recap)} hosts, not 100")
+    saved, bench.runs = bench.runs, runs
+    try:
+        bench.rounds({name: (lambda source=source: bench.run([playbook, "-i", source, play]))
+                      for name, source in variants.items()})
+    finally:
+        bench.runs = saved
+    bench.facts["job_runs"] = runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured rounds after the warm-up (default 5)")
     parser.add_argument("--big-hosts", type=int, default=50_000, help="hosts of the scaling inventory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--job-runs", type=int, default=7, help="rounds of whole ansible-playbook runs (at least 7)")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
     parser.add_argument("--big-only", action="store_true", help="only the big-repository case; print, write no page")
     args = parser.parse_args()
@@ -236,6 +291,7 @@ def main() -> int:
             scenarios(bench, bare, fast, capped)
             scaling(bench, daemon_root, fast, args.big_hosts)
             big_repo.measure(bench, daemon_root, capped, fast)
+            job_start(bench, daemon_root, fast, max(args.job_runs, 7))
         bench.facts.update(load_before=load_before, load_after=os.getloadavg(), minutes=(time.time() - started) / 60,
                            runs=args.runs, cap_bits=CAP_BITS)
         results = report.summarise(bench.samples, bench.facts)

@@ -64,6 +64,8 @@ def targets(r: dict, facts: dict) -> list[dict]:
          r["refresh_interval"]["connections"] == 0),
         ("plugin listing equals the local clone's (oracle)", facts.get("oracle_equal"), "", "equal",
          bool(facts.get("oracle_equal"))),
+        ("job start: warm `ansible-playbook` / same job on the local copy", ratio("job_plugin", "job_local"), "x",
+         "<= 0.6x", ratio("job_plugin", "job_local") <= 0.6),
     ]
     return [{"what": w, "value": v, "unit": u, "target": t, "met": bool(ok)} for w, v, u, t, ok in rows]
 
@@ -133,6 +135,29 @@ def table(r: dict, facts: dict) -> str:
     return "\n".join(lines)
 
 
+def job_table(r: dict, facts: dict) -> str:
+    """Whole ansible-playbook processes, side by side: the plugin, the local copy, and the floor."""
+    floor = r["job_floor"]["seconds"]
+    local = r["job_local"]["seconds"]
+    play = r["job_play_only"]["seconds"]
+    rows = [("warm rerun through the plugin", "job_plugin"),
+            ("warm rerun inside `refresh_interval` (no network)", "job_plugin_refresh"),
+            ("the same job on a local copy (`-i <clone>/inventory`)", "job_local"),
+            ("the play alone: a local inventory of just its 100 hosts", "job_play_only"),
+            ("the floor: the same play with no inventory (`-i localhost,`)", "job_floor")]
+    lines = ["| `ansible-playbook` run | s (min-max) | RSS MB | / local copy | above the floor / local copy's "
+             "| above the play alone / local copy's |", "|---|---:|---:|---:|---:|---:|"]
+
+    def share(value, base):
+        return f"{(value - base) / (local - base):.2f}x" if local > base else "-"
+    for label, name in rows:
+        row = r[name]
+        lines.append(f"| {label} | {_cell(r, name)} | {_mb(row)} | {row['seconds'] / local:.2f}x | "
+                     f"{'-' if name == 'job_floor' else share(row['seconds'], floor)} | "
+                     f"{'-' if name in ('job_floor', 'job_play_only') else share(row['seconds'], play)} |")
+    return "\n".join(lines)
+
+
 def target_table(r: dict) -> str:
     lines = ["| target | measured | wanted | met |", "|---|---:|---|---|"]
     for row in r["_targets"]:
@@ -188,7 +213,7 @@ def document(r: dict, facts: dict, template: str) -> str:
         "profile": profile_lines(facts["profile"]), "runs": facts["runs"], "minutes": f"{facts['minutes']:.1f}",
         "commits": repo["commits"], "files": repo["files"], "hosts_kib": f"{repo['hosts_file_bytes'] / KIB:.0f}",
         "pack_mib": f"{repo['pack_bytes'] / KIB / KIB:.1f}", "big_hosts": f"{facts['big_hosts']:,}",
-        "cap": f"{facts['cap_bits'] / 1e6:.0f}",
+        "cap": f"{facts['cap_bits'] / 1e6:.0f}", "job": job_table(r, facts), "job_runs": facts.get("job_runs", "-"),
         "big_repo_table": big_repo.table(r), "big_files": f"{facts['big_repo']['files']:,}",
         "big_blobs": facts["big_repo"]["blobs"], "big_blob_mb": f"{facts['big_repo']['blob_mb']:g}",
         "big_tags": facts["big_repo"]["tags"],
@@ -199,4 +224,4 @@ def document(r: dict, facts: dict, template: str) -> str:
 
 
 def console(r: dict) -> str:
-    return target_table(r)
+    return target_table(r) + "\n\n" + job_table(r, {})

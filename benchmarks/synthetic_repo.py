@@ -62,11 +62,13 @@ def hosts_file(hosts: int, groups: int, rng: random.Random, generation: int) -> 
     return "\n".join(lines).encode()
 
 
-def static_files(hosts: int, groups: int) -> dict[str, bytes]:
+def static_files(hosts: int, groups: int, only_all: bool = False) -> dict[str, bytes]:
     files = {
         "README.md": b"Synthetic inventory for the vcs.inventory benchmark.\n",
         "inventory/group_vars/all.yml": b"ntp_server: ntp.example.net\ndns:\n  - 10.0.0.53\n  - 10.0.1.53\n",
     }
+    if only_all:  # the job-start layout: one group_vars/all.yml, nothing else beside the inventory
+        return files
     for group in range(groups):
         files[f"inventory/group_vars/group_{group:02d}.yml"] = (
             f"datacenter: dc{group % 4}\nowner: team-{group % 7}\nhttp_port: {8000 + group}\n".encode()
@@ -81,7 +83,8 @@ def _data(payload: bytes) -> bytes:
     return b"data %d\n" % len(payload) + payload + b"\n"
 
 
-def build(bare: str, hosts: int = 5000, groups: int = 50, commits: int = 120, seed: int = 1) -> str:
+def build(bare: str, hosts: int = 5000, groups: int = 50, commits: int = 120, seed: int = 1,
+          only_all: bool = False) -> str:
     """Create the bare repository `bare` (branch main); return the id of its last commit."""
     git("init", "-q", "--bare", "-b", "main", bare)
     rng = random.Random(seed)
@@ -91,7 +94,7 @@ def build(bare: str, hosts: int = 5000, groups: int = 50, commits: int = 120, se
     for number in range(commits):
         files = {"inventory/hosts": hosts_file(hosts, groups, rng, number)}
         if number == 0:
-            files.update(static_files(hosts, groups))
+            files.update(static_files(hosts, groups, only_all))
         stamp = f"{EPOCH + number * 3600} +0000".encode()
         chunks = [b"commit refs/heads/main\n", b"author Bench <bench@example.invalid> " + stamp + b"\n",
                   b"committer Bench <bench@example.invalid> " + stamp + b"\n",

@@ -332,17 +332,18 @@ ssh_allowed_signers: ~/.config/inventory/allowed_signers
 """
 
 import os
+from importlib.util import find_spec
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
+# Found, not imported: the Git code imports dulwich only when a sync needs the network, so a run
+# inside refresh_interval never loads it.
 try:
-    import dulwich  # noqa: F401 pylint: disable=unused-import
-except ImportError:
+    HAS_DULWICH = find_spec("dulwich") is not None
+except (ImportError, ValueError):
     HAS_DULWICH = False
-else:
-    HAS_DULWICH = True
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts

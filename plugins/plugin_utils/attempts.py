@@ -20,6 +20,8 @@ import weakref
 
 from ansible.errors import AnsibleParserError
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+
 __metaclass__ = type
 
 # inventory being built -> {source key: message}; the entry goes with the inventory.
@@ -27,10 +29,8 @@ _FAILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _inventory(plugin):
-    inventory = plugin.inventory
-    while hasattr(inventory, "__wrapped__"):  # 2.19 hands plugins a wrapper of the InventoryData
-        inventory = inventory.__wrapped__
-    return inventory
+    # 2.19 hands plugins a wrapper of the InventoryData; a wrapper unknown to the layer is its own key.
+    return internals.raw_inventory(plugin.inventory) or plugin.inventory
 
 
 def _key(plugin, path: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import Group
@@ -17,6 +17,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
@@ -35,6 +36,7 @@ class Settings:
     paths: list
     allow_scripts: bool
     trust_repo: bool
+    vars_sources: list = field(default_factory=list)  # checkout paths Ansible's vars plugins read
 
 
 def _template(plugin, value, option):
@@ -43,7 +45,7 @@ def _template(plugin, value, option):
         return value
     try:
         templar = plugin.templar
-        templar.available_variables = plugin._vars or {}
+        templar.available_variables = internals.extra_vars(plugin)
         result = templar.template(value)
     except Exception as exc:
         # The url may carry credentials: never quote it unredacted, and drop the cause, which 2.19
@@ -62,10 +64,8 @@ def fail_the_run() -> None:
     import an empty inventory). The manager reads this setting right after the source's plugins
     have all failed, so it turns our error into the run's error.
     """
-    from ansible import constants as C
-
     if inventory_loading.nested_limits() is None:  # a nested source fails as one file of its directory
-        C.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+        internals.fail_run_on_unparsed()
 
 
 def _verify_options(opt) -> commit_signatures.VerifyOptions | None:
@@ -198,14 +198,16 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     if defined is not None:
         # Hosts the repository defines, also those an earlier source already had: all get the audit vars.
         added += [name for name in defined if name in inventory.hosts and name in before]
-    manager = inventory_loading.find_inventory_manager(inventory) if settings.trust_repo else None
+    manager = internals.find_inventory_manager(inventory) if settings.trust_repo else None
     if manager is not None:
         inventory_loading.register_vars_source(manager, owner, fulls)
-        plugin._vcs_vars_sources = fulls
+        # A later source such as ansible.builtin.constructed (use_vars_plugins) reads these too, as for -i <copy>.
+        internals.add_processed_sources(inventory, fulls)
+        settings.vars_sources = fulls
     else:
         # Outside a running inventory manager, or for an untrusted repo: read the vars files here.
         repo_trust.load_vars_dirs(plugin, inventory, fulls, trusted=settings.trust_repo)
-        plugin._vcs_vars_sources = []
+        settings.vars_sources = []
     return added
 
 
@@ -220,28 +222,31 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
     }
     if checkout.signer is not None:
         audit["git_inventory_signer"] = _plain(checkout.signer)
-    raw = repo_trust.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
-    for name in added:
-        for key, value in audit.items():
-            raw.set_variable(name, key, value)
+    raw = internals.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
+    if raw is not None:
+        internals.set_variables(raw, added, audit)
+    elif any(repo_trust.looks_like_template(v) for v in audit.values()):
+        raise internals.untrusted_wrapper_error()  # a wrapper this layer does not know may add trust
+    else:
+        for name in added:
+            for key, value in audit.items():
+                inventory.set_variable(name, key, value)
     opt = plugin.get_option
     if not (opt("compose") or opt("groups") or opt("keyed_groups")):
         return
     if settings.trust_repo:
-        _construct(plugin, inventory, added)
+        _construct(plugin, inventory, added, settings.vars_sources)
         return
     # Composed values and keyed group names come from the repo's values: they get the same guard.
     plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
     try:
-        _construct(plugin, inventory, added)
+        _construct(plugin, inventory, added, settings.vars_sources)
     finally:
         plugin.inventory = inventory
 
 
-def _construct(plugin, inventory, added: list[str]) -> None:
-    opt = plugin.get_option
-    strict = opt("strict")
-    sources = getattr(plugin, "_vcs_vars_sources", [])
+def _construct(plugin, inventory, added: list[str], sources: list[str]) -> None:
+    strict = plugin.get_option("strict")
     for name in added:
         host = inventory.get_host(name)
         # The order ansible.builtin.constructed uses: every group var (inline, then group_vars/) under
@@ -251,10 +256,7 @@ def _construct(plugin, inventory, added: list[str]) -> None:
         if sources:
             group_vars = combine_vars(group_vars, get_vars_from_inventory_sources(plugin.loader, sources, host.get_groups(), "all"))
             host_vars = combine_vars(host_vars, get_vars_from_inventory_sources(plugin.loader, sources, [host], "all"))
-        variables = combine_vars(group_vars, host_vars)
-        plugin._set_composite_vars(opt("compose"), variables, name, strict=strict)
-        plugin._add_host_to_composed_groups(opt("groups"), variables, name, strict=strict)
-        plugin._add_host_to_keyed_groups(opt("keyed_groups"), variables, name, strict=strict)
+        internals.construct(plugin, combine_vars(group_vars, host_vars), name, strict)
 
 
 def _plain(value: str):

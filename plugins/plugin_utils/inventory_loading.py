@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.manager import IGNORED
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.loader import inventory_loader
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 
 __metaclass__ = type
 
@@ -238,14 +239,11 @@ class CheckoutLoader:
                     wanted = False
                 if not wanted:
                     continue
-                name = to_text(getattr(plugin, "_load_name", plugin.NAME))
-                had_target = hasattr(self.inventory, "_target_plugin")
-                previous_target = getattr(self.inventory, "_target_plugin", None)
-                if had_target:
-                    # 2.19: the inventory wrapper applies template trust as the real parser declares it.
-                    self.inventory._target_plugin = plugin
+                name = to_text(internals.plugin_name(plugin))
                 try:
-                    plugin.parse(self.inventory, self.loader, path, cache=self.cache)
+                    # 2.19: the inventory wrapper applies template trust as the real parser declares it.
+                    with internals.target_plugin(self.inventory, plugin):
+                        plugin.parse(self.inventory, self.loader, path, cache=self.cache)
                     try:
                         plugin.update_cache_if_changed()
                     except AttributeError:
@@ -254,9 +252,6 @@ class CheckoutLoader:
                     return None
                 except Exception as exc:  # the manager collects every plugin's failure the same way
                     failures.append((name, exc))
-                finally:
-                    if had_target:
-                        self.inventory._target_plugin = previous_target
         finally:
             self.inventory.current_source = previous_source
         return failures
@@ -280,20 +275,6 @@ class VarsSource(str):
 
 
 _KNOWN_SOURCE_LISTS: list = []
-
-
-def find_inventory_manager(inventory):
-    """The InventoryManager that is parsing into inventory (it calls us, a few frames up)."""
-    target = getattr(inventory, "__wrapped__", inventory)
-    frame = sys._getframe(1)
-    depth = 0
-    while frame is not None and depth < 50:
-        candidate = frame.f_locals.get("self")
-        if type(candidate).__name__ == "InventoryManager" and getattr(candidate, "_inventory", None) is target:
-            return candidate
-        frame = frame.f_back
-        depth += 1
-    return None
 
 
 def unregister_vars_source(owner: str) -> None:
@@ -320,7 +301,8 @@ def register_vars_source(manager, owner: str, paths: list[str]) -> None:
         entry = VarsSource(path)
         entry.owner = owner
         entries.append(entry)
-    new_list = [s for s in manager._sources if not (isinstance(s, VarsSource) and s.owner == owner)] + entries
-    manager._sources = new_list
+    sources = internals.inventory_sources(manager)
+    new_list = [s for s in sources if not (isinstance(s, VarsSource) and s.owner == owner)] + entries
+    internals.set_inventory_sources(manager, new_list)
     _KNOWN_SOURCE_LISTS.append(new_list)
     del _KNOWN_SOURCE_LISTS[:-32]

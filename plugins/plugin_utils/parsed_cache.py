@@ -31,14 +31,14 @@ import sys
 
 from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
-from ansible.utils.display import Display
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_store
 
 __metaclass__ = type
 
-_RECORDED = ("add_group", "add_host", "add_child", "set_variable")
-_UNSUPPORTED = ("remove_host", "remove_group")  # no file parser calls these; a replay would miss them
+_RECORDED = internals.RECORDED_CALLS
+_UNSUPPORTED = internals.REFUSED_CALLS
 _FILE_PARSERS = {"ansible.plugins.inventory.ini", "ansible.plugins.inventory.yaml", "ansible.plugins.inventory.toml"}
 _VAULT_HEADER = b"$ANSIBLE_VAULT"
 _collection_version = None
@@ -52,21 +52,39 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
     hosts the parse defined (also those another source had added before), or None if unknown.
     """
     display = plugin.display
-    data = getattr(plugin.inventory, "__wrapped__", plugin.inventory)
+    data = internals.raw_inventory(plugin.inventory)
+    if data is None or not internals.replay_supported():
+        if data is None:
+            internals.switch_off(internals.REPLAY, "the inventory wrapper is not one this collection knows", display)
+        parse()
+        return None
     key = cache_key(checkout, parser, shape)
     path = os.path.join(checkout.entry, "parsed", key + ".pickle")
+    pristine = internals.pristine(data)
+    start = _start_state(data)
     stored = None
     if reuse:
         try:
-            stored = parsed_store.read(path, key, checkout.commit, plugin.loader)
+            stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine)
         except parsed_store.Damaged as exc:
             display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
+        if stored is not None and stored[0].get("start") != start:
+            # Parsers skip calls for groups and hosts that exist already (ini's add_group): calls recorded
+            # after other sources are only right after the same ones, and an empty start only for an empty one.
+            display.vvv(f"vcs.inventory.git: parsing {checkout.commit[:12]} again: its stored parse started from other sources")
+            stored = None
         if stored is not None:
-            header, ops = stored
-            _replay(data, ops)
-            _prime_trust(plugin.inventory, data, header.get("inspector"))
-            display.vvv(f"vcs.inventory.git: replayed the stored parse of {checkout.commit[:12]} ({path})")
-            return _hosts_of(ops)
+            header, ops, snapshot = stored
+            if snapshot is not None and internals.restore_hosts(data, snapshot):
+                how = "restored"
+            else:
+                if ops is None:
+                    ops = parsed_store.read(path, key, checkout.commit, plugin.loader)[1]
+                _replay(data, ops)
+                how = "replayed"
+            internals.prime_trust(plugin.inventory, data, header.get("inspector"))
+            display.vvv(f"vcs.inventory.git: {how} the stored parse of {checkout.commit[:12]} ({path})")
+            return header.get("hosts")
     recording = _Recording(data, parser)
     with recording:
         parse()
@@ -74,12 +92,20 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
     if recording.unusable:
         display.vvv(f"vcs.inventory.git: not storing this parse: {recording.unusable}")
         return hosts
-    extra = {"ansible": ANSIBLE_VERSION, "collection": collection_version(), "inspector": recording.inspector}
+    extra = {"ansible": ANSIBLE_VERSION, "collection": collection_version(), "inspector": recording.inspector,
+             "hosts": hosts, "start": start}
     try:
-        parsed_store.write(path, key, checkout.commit, recording.ops, extra)
+        snapshot = internals.snapshot(data) if pristine else None
+        parsed_store.write(path, key, checkout.commit, recording.ops, extra, snapshot=snapshot)
     except (parsed_store.Unstorable, OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
         display.vvv(f"vcs.inventory.git: not storing this parse: {exc}")
     return hosts
+
+
+def _start_state(data) -> str:
+    """The groups and hosts the inventory holds before this source: a stored parse is for one start."""
+    names = json.dumps([sorted(map(str, data.groups)), sorted(map(str, data.hosts))])
+    return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _hosts_of(ops) -> list[str]:
@@ -95,9 +121,9 @@ def cache_key(checkout, parser, shape: dict) -> str:
         # Where the checkout lives (origins and inventory_file name it). The commit is checked apart,
         # so that a new commit replaces the file of its configuration instead of adding one.
         "checkout": checkout.path.replace(checkout.commit, "<commit>"),
-        "plugins": [type(p).__module__ + "." + str(getattr(p, "_load_name", "")) for p in parser.plugins],
+        "plugins": [type(p).__module__ + "." + str(internals.load_name(p) or "") for p in parser.plugins],
         "ignore": [list(C.INVENTORY_IGNORE_EXTS), list(C.INVENTORY_IGNORE_PATTERNS)],
-        "yaml_ext": list(C.YAML_FILENAME_EXTENSIONS), "any_unparsed": C.INVENTORY_ANY_UNPARSED_IS_FAILED,
+        "yaml_ext": list(C.YAML_FILENAME_EXTENSIONS), "any_unparsed": internals.fails_on_unparsed(),
     }
     if getattr(checkout, "verified", None):
         parts["verified"] = checkout.verified  # verify_commit: a parse stored under other settings is not replayed
@@ -147,85 +173,68 @@ class _Recording:
         self.unusable = ""
         self._depth = 0
         self._plugins = None
-        self._display = Display()
-        self._patched: list = []
-        self._had_inspector = "_inspector" in vars(data)
+        self._watches = None
+        self._had_trust = internals.trust_choice(data) is not None
         self.inspector = None
 
     def __enter__(self) -> _Recording:
+        wrappers = {name: self._recorder(name) for name in _RECORDED}
+        wrappers.update({name: self._refuser(name) for name in _UNSUPPORTED})
+        watching = internals.watch_inventory(self.data, wrappers)
         try:
-            for name in _RECORDED:
-                setattr(self.data, name, self._recorder(name))
-            for name in _UNSUPPORTED:
-                setattr(self.data, name, self._refuser(name))
+            watching.__enter__()
         except AttributeError as exc:  # an InventoryData we cannot watch: parse without storing
             self.unusable = f"cannot watch the inventory ({exc})"
-            self._unpatch_data()
             return self
+        printing = internals.watch_display(("warning", "deprecated", "error"), self._printed)
+        printing.__enter__()
+        self._watches = (printing, watching)
         self._plugins = self.parser.plugins
         self.parser.plugins = [_WatchedPlugin(p, self) for p in self._plugins]
-        for name in ("warning", "deprecated", "error"):
-            self._watch_display(name)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._unpatch_data()
         if self._plugins is not None:
             self.parser.plugins = self._plugins
-        for name, had, previous in self._patched:
-            if had:
-                setattr(self._display, name, previous)
-            else:
-                self._display.__dict__.pop(name, None)
+        for watch in self._watches or ():
+            watch.__exit__(None, None, None)
         if exc_info[0] is not None:
             self.unusable = "the parse failed"
         elif not self.unusable:
             self.unusable = self._vaulted_source()
-        inspector = vars(self.data).get("_inspector")
-        if inspector is not None and not self._had_inspector:
-            self.inspector = bool(getattr(inspector, "trusted_as_template", False))
-
-    def _unpatch_data(self) -> None:
-        for name in _RECORDED + _UNSUPPORTED:
-            self.data.__dict__.pop(name, None)
+        if not self._had_trust:
+            self.inspector = internals.trust_choice(self.data)
 
     def _recorder(self, name):
-        real = getattr(type(self.data), name)
         data, ops = self.data, self.ops
 
-        def record(*args, **kwargs):
-            self._depth += 1
-            try:
-                result = real(data, *args, **kwargs)
-            finally:
-                self._depth -= 1
-            if self._depth == 0:  # calls made inside another call are replayed by that call
-                ops.append((name, args, kwargs or None, data.current_source))
-            return result
-        return record
+        def wrap(real):
+            def record(*args, **kwargs):
+                self._depth += 1
+                try:
+                    result = real(*args, **kwargs)
+                finally:
+                    self._depth -= 1
+                if self._depth == 0:  # calls made inside another call are replayed by that call
+                    ops.append((name, args, kwargs or None, data.current_source))
+                return result
+            return record
+        return wrap
 
     def _refuser(self, name):
-        real = getattr(type(self.data), name)
+        def wrap(real):
+            def refuse(*args, **kwargs):
+                self.unusable = f"a parser called {name}"
+                return real(*args, **kwargs)
+            return refuse
+        return wrap
 
-        def refuse(*args, **kwargs):
-            self.unusable = f"a parser called {name}"
-            return real(self.data, *args, **kwargs)
-        return refuse
-
-    def _watch_display(self, name: str) -> None:
-        had = name in self._display.__dict__
-        previous = getattr(self._display, name)
-
-        def watched(*args, **kwargs):
-            self.unusable = self.unusable or "the parse printed a warning, which a replay would not repeat"
-            return previous(*args, **kwargs)
-        self._patched.append((name, had, previous))
-        setattr(self._display, name, watched)
+    def _printed(self, _name: str) -> None:
+        self.unusable = self.unusable or "the parse printed a warning, which a replay would not repeat"
 
     def plugin_parsed(self, plugin) -> None:
         if type(plugin).__module__ not in _FILE_PARSERS:
-            name = getattr(plugin, "_load_name", type(plugin).__name__)
-            self.unusable = f"the {name} plugin parsed a file, and its result may change without a commit"
+            self.unusable = f"the {internals.plugin_name(plugin)} plugin parsed a file, and its result may change without a commit"
 
     def _vaulted_source(self) -> str:
         for source in {op[3] for op in self.ops if op[3]}:
@@ -242,20 +251,20 @@ class _WatchedPlugin:
     """An inventory plugin that tells the recording when it parsed a file."""
 
     def __init__(self, plugin, recording: _Recording) -> None:
-        self._plugin = plugin
-        self._recording = recording
+        self.plugin = plugin
+        self.recording = recording
 
     def __getattr__(self, name):
-        return getattr(self._plugin, name)
+        return getattr(self.plugin, name)
 
     def parse(self, *args, **kwargs):
-        result = self._plugin.parse(*args, **kwargs)
-        self._recording.plugin_parsed(self._plugin)
+        result = self.plugin.parse(*args, **kwargs)
+        self.recording.plugin_parsed(self.plugin)
         return result
 
 
 def _replay(data, ops) -> None:
-    methods = {name: getattr(type(data), name) for name in _RECORDED}
+    methods = {name: internals.inventory_method(data, name) for name in _RECORDED}
     previous = current = data.current_source
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of new objects: collections would cost more than the replay
@@ -271,24 +280,3 @@ def _replay(data, ops) -> None:
         data.current_source = previous
         if enabled:
             gc.enable()
-
-
-def _prime_trust(wrapper, data, trusted) -> None:
-    """Leave the inventory's trust helper as the recorded parse left it (ansible-core 2.19).
-
-    2.19's inventory wrapper decides once per inventory, at the first set_variable, whether plain
-    strings get template trust, from the plugin parsing at that moment, and keeps that choice for
-    every later source. A replay sets nothing through the wrapper, so the choice is made here.
-    """
-    if trusted is None or "_inspector" in data.__dict__ or not hasattr(type(wrapper), "_inspector"):
-        return
-
-    class _Parser:
-        trusted_by_default = trusted
-
-    previous = wrapper._target_plugin
-    wrapper._target_plugin = _Parser
-    try:
-        wrapper._inspector  # noqa: B018 - computing the cached property is the point
-    finally:
-        wrapper._target_plugin = previous

@@ -1,12 +1,17 @@
 # Copyright: (c) 2026, vcs.inventory contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The file of a stored parse: one JSON header line, then the recorded inventory calls, pickled.
+"""The file of a stored parse: one JSON header line, then the parse's hosts and groups, then the
+recorded inventory calls, pickled.
 
 The header names the format, the key and the commit, and holds a digest of the body, so a file
 that is damaged or was written for something else is never replayed. Vault secrets and decrypted
 vault values never reach the file: an inline vault value is written as its ciphertext and becomes
 an encrypted value again when read, decrypted on use with the secrets of the run that reads it.
 The reader accepts only Ansible's own classes and a few plain types: the file is data, not code.
+
+The hosts and groups (a snapshot of the objects, taken when the parse filled an empty inventory)
+are put in place in one step by the next run whose inventory is empty too; any other run replays
+the calls. The snapshot is optional: it is left out where _ansible_internals cannot take one.
 """
 
 from __future__ import annotations
@@ -21,20 +26,12 @@ import time
 
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_atomic
-
-try:  # ansible-core >= 2.19
-    from ansible._internal._datatag._tags import VaultedValue
-    from ansible.module_utils._internal._datatag import AnsibleTagHelper
-    from ansible.parsing.vault import EncryptedString
-    AnsibleVaultEncryptedUnicode = None
-except ImportError:  # ansible-core < 2.19
-    from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode
-    EncryptedString = VaultedValue = AnsibleTagHelper = None
 
 __metaclass__ = type
 
-FORMAT = 1
+FORMAT = 3
 KEEP_FILES = 16  # configurations kept per cache entry; the least recently written go first
 CHUNK = 2000  # calls per pickle: a smaller unpickler memo, so a lower peak of memory when reading
 _PLAIN = {str, int, float, bool, type(None), list, dict, tuple}
@@ -59,14 +56,12 @@ def _persistent_id(obj):
     kind = type(obj)
     if kind in _PLAIN:
         return None
-    if EncryptedString is not None:
-        mapping = getattr(obj, "_ansible_tags_mapping", None)  # where 2.19 keeps a value's tags
-        if isinstance(mapping, dict) and VaultedValue in mapping:
-            raise Unstorable("a decrypted vault value is in the parsed data")
-        if kind is EncryptedString:
-            return ("encrypted", obj._ciphertext, AnsibleTagHelper.tags(obj))
-    elif kind is AnsibleVaultEncryptedUnicode:
-        return ("encrypted", obj._ciphertext, getattr(obj, "ansible_pos", None))
+    try:
+        pid = internals.vault_persistent_id(obj, kind)
+    except internals.DecryptedVault as exc:
+        raise Unstorable(str(exc)) from None
+    if pid is not None:
+        return pid
     if kind in (VaultLib, VaultSecret):
         raise Unstorable("a vault secret was reachable from the parsed data")
     return None
@@ -75,9 +70,10 @@ def _persistent_id(obj):
 class _Unpickler(pickle.Unpickler):
     """Only Ansible's own classes and a few plain types: the file is data, never code."""
 
-    def __init__(self, stream, loader) -> None:
+    def __init__(self, stream, loader, persistent_load=None) -> None:
         super().__init__(stream)
         self._loader = loader
+        self._persistent_load = persistent_load  # a snapshot's hosts and groups, then vault values
 
     def find_class(self, module, name):
         if (module, name) in _SAFE_GLOBALS or module == "ansible" or module.startswith("ansible."):
@@ -87,41 +83,57 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a stored parse")
 
     def persistent_load(self, pid):
-        kind, ciphertext, extra = pid
-        if kind != "encrypted":
-            raise pickle.UnpicklingError(f"unknown stored object {kind!r}")
-        if EncryptedString is not None:  # decrypted on use with the run's vault secrets
-            return AnsibleTagHelper.tag(EncryptedString(ciphertext=ciphertext), extra)
-        value = AnsibleVaultEncryptedUnicode(ciphertext)
-        value.vault = getattr(self._loader, "_vault", None)
-        if extra is not None:
-            value.ansible_pos = extra
-        return value
+        if self._persistent_load is not None:
+            return self._persistent_load(pid)
+        return _vault_value(pid, self._loader)
 
 
-def read(path: str, key: str, commit: str, loader):
-    """(header, stored calls); None when there is no file for this key and commit; Damaged if unusable."""
+def _vault_value(pid, loader):
+    kind, ciphertext, extra = pid
+    if kind != "encrypted":
+        raise pickle.UnpicklingError(f"unknown stored object {kind!r}")
+    return internals.vault_value(ciphertext, extra, loader)  # decrypted on use with the run's secrets
+
+
+def _digest(data) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def read(path: str, key: str, commit: str, loader, snapshot: bool = False):
+    """(header, stored calls, None), or with snapshot=True (header, None, snapshot) when the file holds one.
+
+    Only the part that is used is read. None when there is no file for this key and commit; Damaged
+    if it is unusable.
+    """
     try:
-        with open(path, "rb") as handle:
-            blob = handle.read()
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None
     enabled = gc.isenabled()
     gc.disable()
     try:
-        end = blob.index(b"\n")
-        header = json.loads(blob[:end])
-        if header.get("format") != FORMAT or header.get("key") != key or header.get("commit") != commit:
-            return None
-        if hashlib.blake2b(memoryview(blob)[end + 1:], digest_size=16).hexdigest() != header.get("digest"):
+        with handle:
+            header = json.loads(handle.readline())
+            if header.get("format") != FORMAT or header.get("key") != key or header.get("commit") != commit:
+                return None
+            size = int(header.get("snapshot_size") or 0)
+            if snapshot and size:
+                blob = handle.read(size)
+                if _digest(blob) != header.get("snapshot_digest"):
+                    raise ValueError("the digest of its hosts and groups does not match")
+                stored = internals.load_snapshot(io.BytesIO(blob), len(blob), lambda s, load: _Unpickler(s, loader, load),
+                                                 lambda pid: _vault_value(pid, loader))
+                return header, None, stored
+            handle.seek(size, os.SEEK_CUR)
+            blob = handle.read()
+        if _digest(blob) != header.get("digest"):
             raise ValueError("its digest does not match")
         stream = io.BytesIO(blob)
-        stream.seek(end + 1)
         ops: list = []
         while stream.tell() < len(blob):
             # One unpickler per chunk: what only its memo holds is freed before the next chunk.
             ops.extend(_Unpickler(stream, loader).load())
-        return header, ops
+        return header, ops, None
     except Exception as exc:  # noqa: BLE001 - damage shows up as many types; the file is never used then
         raise Damaged(f"{type(exc).__name__}: {exc}") from None
     finally:
@@ -129,24 +141,29 @@ def read(path: str, key: str, commit: str, loader):
             gc.enable()
 
 
-def write(path: str, key: str, commit: str, ops: list, extra: dict) -> None:
+def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot=None) -> None:
+    """Write the recorded calls, and the snapshot of hosts and groups (from _ansible_internals) if any."""
+    head = io.BytesIO()
     stream = io.BytesIO()
-    pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.persistent_id = _persistent_id
     enabled = gc.isenabled()
     gc.disable()
     try:
+        if snapshot is not None:
+            internals.dump_snapshot(snapshot, head, _persistent_id)
+        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = _persistent_id
         for start in range(0, len(ops), CHUNK):
             pickler.dump(ops[start:start + CHUNK])
             pickler.clear_memo()
     finally:
         if enabled:
             gc.enable()
-    body = stream.getbuffer()
-    header = dict(extra, format=FORMAT, key=key, commit=commit, digest=hashlib.blake2b(body, digest_size=16).hexdigest())
+    first, body = head.getbuffer(), stream.getbuffer()
+    header = dict(extra, format=FORMAT, key=key, commit=commit, snapshot_size=len(first),
+                  snapshot_digest=_digest(first), digest=_digest(body))
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    write_atomic(path, json.dumps(header).encode() + b"\n", body)
+    write_atomic(path, json.dumps(header).encode() + b"\n", first, body)
     _prune(directory, keep=os.path.basename(path))
 
 

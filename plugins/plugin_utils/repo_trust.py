@@ -16,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from ansible.errors import AnsibleParserError
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import untrusted_vars
 
 __metaclass__ = type
@@ -73,9 +74,14 @@ def raw_inventory(inventory):
 
     That wrapper tags every string it stores as trusted when the plugin that first set a variable
     in this inventory was trusted by default (the TOML plugin is): the choice is cached on the
-    InventoryData, so it outlives that source. Values that must stay untrusted are stored past it.
+    InventoryData, so it outlives that source. Values that must stay untrusted are stored past it;
+    under a wrapper this collection does not know, that cannot be promised, and the source fails.
     """
-    return getattr(inventory, "__wrapped__", inventory)
+    data = internals.raw_inventory(inventory)
+    if data is None:
+        internals.switch_off(internals.TRUST, "the inventory wrapper is not one this collection knows")
+        raise internals.untrusted_wrapper_error()
+    return data
 
 
 class _UntrustedInventory:
@@ -89,7 +95,7 @@ class _UntrustedInventory:
         return getattr(self._inner, name)
 
     def __setattr__(self, name, value):
-        if name == "_target_plugin":
+        if internals.keep_untrusted_target(name):
             return  # keep our plugin (trusted_by_default False) as the target: no trust is added back
         setattr(self._inner, name, value)
 

@@ -59,6 +59,8 @@ def _derive() -> set:
     from ansible import constants as C
     from ansible.plugins.loader import become_loader, connection_loader, shell_loader
 
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+
     names = set()
     for definition in (C.config.get_configuration_definitions() or {}).values():
         names.update(v["name"] for v in definition.get("vars") or [] if isinstance(v, dict) and "name" in v)
@@ -72,7 +74,7 @@ def _derive() -> set:
                 plugin = None
             if plugin is None:
                 continue
-            definitions = C.config.get_configuration_definitions(kind, getattr(plugin, "_load_name", name)) or {}
+            definitions = C.config.get_configuration_definitions(kind, internals.load_name(plugin) or name) or {}
             for definition in definitions.values():
                 names.update(v["name"] for v in definition.get("vars") or [] if isinstance(v, dict) and "name" in v)
     return {n for n in names if isinstance(n, str) and n.startswith("ansible_")}
@@ -80,7 +82,9 @@ def _derive() -> set:
 
 def _plugin_names(kind: str, loader) -> list[str]:
     """Every plugin of a kind: ansible-core's own and those of installed collections."""
-    names = [getattr(p, "_load_name", None) for p in loader.all(class_only=True)]
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+
+    names = [internals.load_name(p) for p in loader.all(class_only=True)]
     try:
         from ansible.plugins.list import list_plugins
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 import pytest
 
 from conftest import oracle, strip_audit, write_source
 
-REPLAYED = "replayed the stored parse"
+REPLAYED = "the stored parse of "  # replayed, or restored in one step
 DAMAGED = "ignoring the damaged stored parse"
+RESTORED = "restored the stored parse"  # the stored hosts and groups, put into an empty inventory at once
+REPLAYED_CALLS = "replayed the stored parse"  # the stored calls, for an inventory that already has hosts
 
 INI = """\
 [web]
@@ -149,6 +152,49 @@ def test_template_trust_after_a_replay_is_that_of_a_fresh_parse(ansible, upstrea
     assert rendered is trust, runs[0]
 
 
+@pytest.mark.parametrize("trust", [True, False])
+def test_a_restore_or_a_replay_equals_a_fresh_parse_also_after_another_source(ansible, upstream, tmp_path, trust):
+    commit = upstream.commit(_files())
+    source = write_source(tmp_path, url=upstream.bare, path="inv", trust_repo=trust)
+    before = tmp_path / "before.ini"
+    before.write_text("[web]\nweb9 colour=red\nweb1 from_before=1 http_port=1\n[lonely]\nsolo\n")
+
+    def listing(*sources, flush=False) -> tuple[dict, str]:
+        if flush:  # a fresh parse (ansible-inventory of 2.16 has no --flush-cache)
+            for stored in _stored(ansible):
+                os.unlink(stored)
+        out = tmp_path / "listing.json"
+        args = [a for s in sources for a in ("-i", s)] + ["--list", "--output", out, "-vvv"]
+        proc = ansible.inventory(*args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return json.loads(out.read_text()), proc.stdout + proc.stderr
+
+    fresh, printed = listing(source, flush=True)
+    assert REPLAYED not in printed
+    if trust:
+        assert strip_audit(fresh) == oracle(ansible, upstream, commit, "inv", tmp_path)
+    restored, printed = listing(source)
+    assert RESTORED in printed and REPLAYED_CALLS not in printed
+    assert restored == fresh
+
+    # Another source first: the inventory has hosts already, so a parse stored after the same source
+    # is replayed call by call (parsers skip calls for groups that exist, so it is only for that start).
+    fresh_after, printed = listing(before, source)
+    assert REPLAYED not in printed and "started from other sources" in printed
+    replayed, printed = listing(before, source)
+    assert REPLAYED_CALLS in printed and RESTORED not in printed
+    assert replayed == fresh_after
+    assert replayed["_meta"]["hostvars"]["web1"]["from_before"] == 1 and "web9" in replayed["web"]["hosts"]
+    assert replayed["_meta"]["hostvars"]["web1"]["http_port"] == 8080  # the later source wins, as for -i copies
+
+    # Back to an empty start: that parse is not replayed into it; the next run restores in one step.
+    again, printed = listing(source, before)
+    assert REPLAYED not in printed
+    restored_first, printed = listing(source, before)
+    assert RESTORED in printed
+    assert restored_first == again == listing(source, before, flush=True)[0]
+
+
 def test_a_damaged_or_foreign_file_is_rebuilt(ansible, upstream, tmp_path):
     commit = upstream.commit(_files())
     source = write_source(tmp_path, url=upstream.bare, path="inv")
@@ -158,12 +204,13 @@ def test_a_damaged_or_foreign_file_is_rebuilt(ansible, upstream, tmp_path):
     with open(stored, "rb") as handle:
         good = handle.read()
     end = good.index(b"\n")
+    # The rerun restores the hosts and groups, which come first: damage there (the part that is read).
     damages = {
-        "truncated": good[: len(good) // 2],
-        "flipped byte": good[:-100] + bytes([good[-100] ^ 0xFF]) + good[-99:],
+        "truncated": good[: end + 50],
+        "flipped byte": good[:end + 200] + bytes([good[end + 200] ^ 0xFF]) + good[end + 201:],
         "garbage": b"\x00\xffnot a stored parse",
         "empty": b"",
-        "no body digest": good[:end].replace(b'"digest"', b'"digest_"') + good[end:],
+        "no body digest": good[:end].replace(b'digest"', b'digest_"') + good[end:],
     }
     for kind, data in damages.items():
         with open(stored, "wb") as handle:
@@ -236,3 +283,16 @@ def test_script_inventories_run_every_time(ansible, upstream, tmp_path):
         assert listing["web"]["hosts"] == [host]
         assert REPLAYED not in printed
     assert _stored(ansible) == []
+
+
+def test_a_run_inside_refresh_interval_never_imports_dulwich(ansible, upstream, tmp_path):
+    upstream.commit(_files())
+    source = write_source(tmp_path, url=upstream.bare, path="inv", refresh_interval=3600)
+    importtime = {"PYTHONPROFILEIMPORTTIME": "1"}  # python -X importtime: every import, on stderr
+    first = ansible.inventory("-i", source, "--list", env=importtime)
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"\|\s+dulwich\.client$", first.stderr, re.M)  # the sync needed the network
+    again = ansible.inventory("-i", source, "--list", env=importtime)
+    assert again.returncode == 0, again.stderr
+    assert "dulwich" not in again.stderr
+    assert json.loads(again.stdout) == json.loads(first.stdout)

@@ -40,7 +40,7 @@ def alice(tmp_path):
     return key, str(signers), f"alice@example.com {ssh_fingerprint(key)}"
 
 
-REPLAYED = "replayed the stored parse"
+REPLAYED = "the stored parse of "  # replayed, or restored in one step
 
 
 def verbose(ansible, source: str, tmp_path) -> str:
