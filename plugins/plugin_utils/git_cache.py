@@ -129,7 +129,7 @@ def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
     detail = redact(str(exc), remote.secrets)
     if isinstance(exc, locking.LockTimeout):
         return SyncError(detail)
-    if type(exc) is SyncError or isinstance(exc, commit_signatures.UnverifiedCommit):
+    if exc.__class__ is SyncError or isinstance(exc, commit_signatures.UnverifiedCommit):
         return exc  # made for the user already
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return SyncError(f"cannot sync {remote.safe_url}: the cache in {root} cannot grow ({detail}); free "
@@ -195,7 +195,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         warnings = entry.usable_tree(last_commit)
         if warnings is not None:
             notice(f"using {last_commit}: another run checked {entry.remote.safe_url} "
-                           f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
+                   f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
             return _checkout(entry, state, stale=False, warnings=warnings)
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID  # noqa: F401 - named here too
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import VersionNotFound
 
 __metaclass__ = type

@@ -39,8 +39,8 @@ def counted_url(request, upstream, repos_root):
 
 
 @pytest.mark.parametrize("version", [None, "main", "release-0150"])
-def test_a_rerun_with_nothing_new_moves_under_one_kib_despite_hundreds_of_tags(upstream, counted_url, tmp_path,
-                                                                                version):
+def test_a_rerun_with_nothing_new_moves_under_one_kib_despite_hundreds_of_tags(
+        upstream, counted_url, tmp_path, version):
     url, proxy, scheme = counted_url
     head = _many_tags(upstream)
     opts = git_cache.SyncOptions(url=url, version=version, cache_dir=str(tmp_path / "cache"))

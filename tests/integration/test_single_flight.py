@@ -29,10 +29,10 @@ def test_a_burst_of_warm_runs_shares_the_checks_begun_after_each_started_waiting
         before = proxy.snapshot()
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
-        runs = [context.Process(target=_one_run, args=(url, cache_dir, queue)) for _ in range(RUNS)]
+        runs = [context.Process(target=_one_run, args=(url, cache_dir, queue)) for _run in range(RUNS)]
         for run in runs:
             run.start()
-        results = [queue.get(timeout=60) for _ in runs]
+        results = [queue.get(timeout=60) for _run in runs]
         for run in runs:
             run.join(timeout=30)
         used = proxy.since(before)

@@ -18,8 +18,8 @@ KUBESPRAY_LIKE = {
     "inventory/sample/hosts": "[kube_control_plane]\nnode1\n[etcd:children]\nkube_control_plane\n",
     "inventory/sample/group_vars/all/all.yml": "bin_dir: /usr/local/bin\n",
     "inventory/sample/group_vars/etcd.yml": "etcd_deployment_type: host\n",
-    "inventory/local/hosts": "node1 ansible_connection=local local_release_dir=/tmp\n"
-                                 "[kube_control_plane]\nnode1\n[etcd]\nnode1\n",
+    "inventory/local/hosts": ("node1 ansible_connection=local local_release_dir=/tmp\n"
+                              "[kube_control_plane]\nnode1\n[etcd]\nnode1\n"),
     "inventory/local/group_vars": os.path.join("..", "sample", "group_vars"),  # made a symlink below
     "roles/kubernetes/tasks/main.yml": "- debug: msg=hi\n",
     "contrib/terraform/blob.bin": BIG,

@@ -27,8 +27,8 @@ TARGETS = {"inventory/local/group_vars": "../sample/group_vars", "loop/a": "../l
            "alias": "link-to-dir"}
 
 
-def needed(paths, targets=TARGETS):
-    return Closure(TREE, targets.get).run(paths)
+def needed(paths, targets=None):
+    return Closure(TREE, (TARGETS if targets is None else targets).get).run(paths)
 
 
 @pytest.mark.parametrize("paths,expected", [
