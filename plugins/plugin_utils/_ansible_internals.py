@@ -191,7 +191,7 @@ def set_variables(data, names: list, values: dict) -> None:
     groups, hosts = data.groups, data.hosts
     for name in names:
         target = groups.get(name) if name in groups else hosts.get(name)
-        if plain and type(target) in (Host, Group) and type(getattr(target, "vars", None)) is dict:
+        if plain and target.__class__ in (Host, Group) and getattr(target, "vars", None).__class__ is dict:
             target.vars.update(values)
             continue
         for key, value in values.items():
@@ -333,7 +333,7 @@ _OBJECT_IDS = ("host", "group")
 
 def _object_state(obj) -> dict:
     state = dict(vars(obj))
-    if type(obj) is Group:
+    if obj.__class__ is Group:
         if "_hosts_cache" in state:
             state["_hosts_cache"] = None  # a cache of hosts, rebuilt on use
         # The names of its hosts, which add_host consults, are kept: 2.16 rebuilds them wrongly from None
@@ -363,9 +363,9 @@ class _Snapshot:
     def consistent(self) -> bool:
         """Only Host and Group objects, each known under its own name, and group host names as strings."""
         groups, hosts = self.groups, self.hosts
-        if any(type(g) is not Group or g.name != n for n, g in groups.items()):
+        if any(g.__class__ is not Group or g.name != n for n, g in groups.items()):
             return False
-        if any(type(h) is not Host or h.name != n for n, h in hosts.items()):
+        if any(h.__class__ is not Host or h.name != n for n, h in hosts.items()):
             return False
         for group in groups.values():
             linked = list(group.child_groups) + list(group.parent_groups)

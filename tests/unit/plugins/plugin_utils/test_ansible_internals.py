@@ -81,7 +81,7 @@ def _runs(tmp_path, upstream, capfd, *before: str) -> list[tuple[dict, str]]:
     verbosity, display.verbosity = display.verbosity, 3
     try:
         results = []
-        for _ in range(2):
+        for _round in range(2):
             capfd.readouterr()
             view = _view([*before, source])
             results.append((view, "".join(capfd.readouterr())))
@@ -93,7 +93,7 @@ def _runs(tmp_path, upstream, capfd, *before: str) -> list[tuple[dict, str]]:
 def test_a_restored_parse_equals_a_local_copy(tmp_path, repo, capfd):
     upstream, local = repo
     expected = _view([local])
-    (first, _), (second, printed) = _runs(tmp_path, upstream, capfd)
+    (first, _first_printed), (second, printed) = _runs(tmp_path, upstream, capfd)
     assert first == expected
     assert "restored the stored parse" in printed
     assert second == expected
@@ -104,7 +104,7 @@ def test_a_restored_parse_equals_a_local_copy(tmp_path, repo, capfd):
 def test_without_the_one_step_restore_the_calls_are_replayed(tmp_path, repo, capfd, monkeypatch):
     upstream, local = repo
     monkeypatch.setattr(internals, "_restore_works", lambda: False)
-    (first, _), (second, printed) = _runs(tmp_path, upstream, capfd)
+    (first, _first_printed), (second, printed) = _runs(tmp_path, upstream, capfd)
     assert "replayed the stored parse" in printed and "restored" not in printed
     assert first == second == _view([local])
 
@@ -124,7 +124,7 @@ def test_switching_off_says_so_once_at_vvv(capfd):
     verbosity, display.verbosity = display.verbosity, 3
     try:
         capfd.readouterr()
-        for _ in range(3):
+        for _round in range(3):
             internals.switch_off(internals.RESTORE, "probe says no")
         printed = "".join(capfd.readouterr())
     finally:
@@ -136,7 +136,7 @@ def test_switching_off_says_so_once_at_vvv(capfd):
 def test_without_the_inventory_manager_the_vars_files_are_read_by_the_plugin(tmp_path, repo, capfd, monkeypatch):
     upstream, local = repo
     monkeypatch.setattr(internals, "find_inventory_manager", lambda inventory: None)
-    (first, _), (second, _) = _runs(tmp_path, upstream, capfd)
+    (first, _first_printed), (second, _second_printed) = _runs(tmp_path, upstream, capfd)
     expected = _view([local])
     assert first["hosts"] == second["hosts"] == expected["hosts"]
 
@@ -145,7 +145,7 @@ def test_another_source_before_ours_gets_the_calls_replayed(tmp_path, repo, capf
     upstream, local = repo
     other = tmp_path / "other.ini"
     other.write_text("[web]\nweb9 colour=red\nweb1 colour=green\n")
-    (first, _), (second, printed) = _runs(tmp_path, upstream, capfd, str(other))
+    (first, _first_printed), (second, printed) = _runs(tmp_path, upstream, capfd, str(other))
     assert "replayed the stored parse" in printed
     assert first == second == _view([str(other), local])
 
