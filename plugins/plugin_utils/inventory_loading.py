@@ -31,7 +31,6 @@ OWN_PLUGIN = "vcs.inventory.git"
 # Plugins that never read a file, or that would hand us back to ourselves.
 _NOT_FOR_FILES = {"host_list", "advanced_host_list", "ansible.builtin.host_list", "ansible.builtin.advanced_host_list"}
 _SCRIPT = {"script", "ansible.builtin.script"}
-_FALLBACK_ORDER = ["yaml", "ini", "toml"]
 
 
 def resolve_path(root: str, rel: str | None, option: str = "path") -> str:
@@ -71,7 +70,7 @@ def _plugin_names(allow_scripts: bool, data_only: bool = False) -> list[str]:
         if name in _NOT_FOR_FILES or name in (OWN_PLUGIN, "git") or (name in _SCRIPT and not allow_scripts):
             continue
         names.append(name)
-    return names or list(_FALLBACK_ORDER)
+    return names or list(DATA_PARSERS)
 
 
 _PLUGIN_WORD = re.compile(rb"plugin")

@@ -22,11 +22,6 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils import untrusted_var
 __metaclass__ = type
 
 
-def runs_programs(name: str, value) -> bool:
-    """Whether the repository may not set name=value (kept for callers that only need yes or no)."""
-    return untrusted_vars.why_dropped(name, value) is not None
-
-
 def wrap_shared(value, memo: dict | None = None):
     """wrap_var that keeps what YAML shares shared.
 

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import said, write_source
 from helpers.forward_proxy import ForwardProxy
+from helpers.leaks import leaks
 from helpers.servers import HttpGitServer, free_port
 from helpers.tls import make_tls_files
 
@@ -259,16 +260,7 @@ def test_proxy_credentials_never_show_up(ansible, git_server, auth_proxy, tmp_pa
     proc = ansible.inventory("-i", path, "--list", "-vvvv", env=run_env)  # proxy down
     assert said("cannot go through the proxy", proc.stderr)
     outputs.append(proc.stdout + proc.stderr)
-    found = [n for text in outputs for n in needles if n in text or n in "".join(text.split())]
-    for dirpath, dirnames, filenames in [*os.walk(ansible.cache_dir), *os.walk(ansible.home)]:
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            found += [f"name {full}" for n in needles if n in name]
-            if os.path.isfile(full) and not os.path.islink(full):
-                with open(full, "rb") as handle:
-                    data = handle.read()
-                found += [f"{full}: {n}" for n in needles if n.encode() in data]
-    assert not found
+    assert not leaks({f"run {i}": text for i, text in enumerate(outputs)}, [ansible.cache_dir, ansible.home], needles)
 
 
 def test_the_proxy_from_ansible_cfg(ansible, git_server, auth_proxy, tmp_path):
