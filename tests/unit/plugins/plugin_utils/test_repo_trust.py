@@ -33,9 +33,9 @@ except ImportError:  # ansible-core < 2.19: untrusted values are AnsibleUnsafe
 _PROGRAM_OPTION = re.compile(r"(args|exe|executable|command|cmd|interpreter|flags|ssh_config|pkcs11_provider)$")
 
 
-
 def _dropped(name: str, value) -> bool:
     return untrusted_vars.why_dropped(name, value) is not None
+
 
 class Display:
     def __init__(self) -> None:
