@@ -264,6 +264,7 @@ def main() -> int:
     parser.add_argument("--job-runs", type=int, default=7, help="rounds of whole ansible-playbook runs (at least 7)")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
     parser.add_argument("--big-only", action="store_true", help="only the big-repository case; print, write no page")
+    parser.add_argument("--job-only", action="store_true", help="only the job-start case; print, write no page")
     args = parser.parse_args()
     started = time.time()
     load_before = os.getloadavg()
@@ -282,6 +283,12 @@ def main() -> int:
             results = report.summarise(bench.samples, bench.facts)
             print(big_repo.table(results))
             print(report.console(results))
+            return 0
+        if args.job_only:
+            daemon = GitDaemon(daemon_root)
+            with CountingProxy(daemon.port) as fast:
+                job_start(bench, daemon_root, fast, max(args.job_runs, 7))
+            print(report.job_table(report.summarise(bench.samples, bench.facts), bench.facts))
             return 0
         bare = os.path.join(daemon_root, "repo.git")
         synthetic_repo.build(bare)

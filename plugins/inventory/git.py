@@ -345,6 +345,8 @@ try:
 except (ImportError, ValueError):
     HAS_DULWICH = False
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
+from ansible_collections.vcs.inventory.plugins.plugin_utils._ansible_internals import inventory_of
 from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_source import (
@@ -367,6 +369,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         try:
             if not HAS_DULWICH:
                 raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install 'dulwich>=1.2.13,<2' with the Python that runs Ansible)")
+            long_lived.before_load(inventory_of(self))
             self._read_config_data(path)
             fail_again_if_failed(self, path)  # auto hands a failed source back to us: one attempt per run
             owner = os.path.abspath(path)
@@ -375,6 +378,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             added = load_checkout(self, settings, checkout, owner, cache)
             warn_if_no_hosts(self, settings, checkout, added)
             annotate_hosts(self, settings, checkout, added)
+            long_lived.after_load(inventory_of(self))  # ansible-playbook forks next: see long_lived
         except Exception:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
             remember_failure(self, path)  # the error being raised, for the next attempt in this run

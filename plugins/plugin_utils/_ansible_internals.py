@@ -126,6 +126,11 @@ def raw_inventory(inventory):
     return inner if _is_data(inner) else None
 
 
+def inventory_of(plugin):
+    """The inventory a plugin is building: the InventoryData, or a wrapper this layer does not know."""
+    return raw_inventory(plugin.inventory) or plugin.inventory
+
+
 def keep_untrusted_target(name: str) -> bool:
     """Whether setting name on an inventory proxy would hand trust decisions to another plugin (2.19-2.21)."""
     return name == "_target_plugin"

@@ -28,11 +28,6 @@ __metaclass__ = type
 _FAILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _inventory(plugin):
-    # 2.19 hands plugins a wrapper of the InventoryData; a wrapper unknown to the layer is its own key.
-    return internals.raw_inventory(plugin.inventory) or plugin.inventory
-
-
 def _key(plugin, path: str) -> str | None:
     try:
         options = plugin.get_options()
@@ -47,7 +42,7 @@ def fail_again_if_failed(plugin, path: str) -> None:
     """Raise the earlier failure of this source in the inventory being built, if there was one."""
     key = _key(plugin, path)
     try:
-        message = _FAILED.get(_inventory(plugin), {}).get(key)
+        message = _FAILED.get(internals.inventory_of(plugin), {}).get(key)
     except TypeError:  # an inventory object that takes no weak reference
         return
     if message is not None:
@@ -62,6 +57,6 @@ def remember_failure(plugin, path: str, exc: BaseException | None = None) -> Non
         return
     message = getattr(exc, "message", None) or str(exc)
     try:
-        _FAILED.setdefault(_inventory(plugin), {})[key] = str(message)
+        _FAILED.setdefault(internals.inventory_of(plugin), {})[key] = str(message)
     except TypeError:
         pass

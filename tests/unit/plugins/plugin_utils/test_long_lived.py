@@ -1,0 +1,93 @@
+"""A loaded inventory is frozen out of the garbage collector's walks, and a reload never keeps the old one.
+
+The in-process tests load a real Git repository (built in tmp_path, read through a file path URL) with
+the InventoryManager, as ansible-playbook does, then rebuild it as `meta: refresh_inventory` does.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from conftest import write_source
+from helpers.upstream import Upstream
+
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
+
+FILES = {"inv/hosts": "[web]\nweb[1:3] colour=blue\n[db]\ndb1\n", "inv/group_vars/web.yml": "tier: front\n"}
+
+
+class Inventory:
+    """A stand-in with the one property long_lived relies on: identity."""
+
+
+@pytest.fixture(autouse=True)
+def _thawed(monkeypatch):
+    gc.unfreeze()
+    monkeypatch.setattr(long_lived, "_frozen_for", None)
+    yield
+    gc.unfreeze()
+
+
+def test_after_a_load_everything_alive_is_frozen():
+    inventory = Inventory()
+    long_lived.after_load(inventory)
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is inventory for obj in gc.get_objects())  # out of every generation the collector walks
+
+
+def test_the_same_inventory_stays_frozen_while_more_sources_load():
+    inventory = Inventory()
+    long_lived.after_load(inventory)
+    frozen = gc.get_freeze_count()
+    long_lived.before_load(inventory)
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_new_inventory_thaws_the_old_one_and_freezes_no_more():
+    long_lived.after_load(Inventory())
+    new = Inventory()
+    long_lived.before_load(new)
+    assert gc.get_freeze_count() == 0
+    long_lived.after_load(new)  # parts of the old one may still be in use: they must stay collectable
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_inventory_without_weak_references_is_compared_by_identity():
+    class Slotted:
+        __slots__ = ()
+
+    inventory = Slotted()
+    long_lived.after_load(inventory)
+    long_lived.before_load(inventory)
+    assert gc.get_freeze_count() > 0
+    long_lived.before_load(Slotted())
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.fixture
+def source(tmp_path):
+    upstream = Upstream(str(tmp_path / "repos"))
+    upstream.commit(FILES)
+    return write_source(tmp_path, url=upstream.bare, path="inv", cache_dir=str(tmp_path / "cache"))
+
+
+def test_a_loaded_inventory_is_frozen_and_a_refresh_frees_the_old_one(source):
+    manager = InventoryManager(DataLoader(), sources=[source])
+    old_host = manager.get_host("web1")
+    assert old_host is not None and gc.get_freeze_count() > 0
+    assert not any(obj is old_host for obj in gc.get_objects())
+    gone = weakref.ref(old_host)
+    del old_host
+
+    manager.refresh_inventory()  # what `meta: refresh_inventory` calls: a new InventoryData, every source again
+    assert gc.get_freeze_count() == 0
+    assert sorted(h.name for h in manager.get_hosts()) == ["db1", "web1", "web2", "web3"]
+    assert manager.get_host("web1").vars["colour"] == "blue"
+    gc.collect()
+    # Host and Group refer to each other: only the cyclic collector frees them, so had the old
+    # inventory stayed frozen, every refresh would keep one more inventory alive.
+    assert gone() is None
