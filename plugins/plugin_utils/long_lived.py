@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from contextlib import contextmanager
 
 __metaclass__ = type
 
@@ -46,6 +47,28 @@ def before_load(inventory) -> None:
     if _frozen_for is not None and _frozen_for is not _THAWED and _frozen_for() is not inventory:
         gc.unfreeze()
         _frozen_for = _THAWED
+
+
+@contextmanager
+def collector_paused():
+    """While many objects that will live as long as the inventory are made (a stored parse restored)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def settle() -> None:
+    """Freeze what is alive now, inside collector_paused(), once what it made is in place.
+
+    Re-enabling the collector with all of them still young would have its next young collection walk
+    every one of them (some 40 ms for 5,000 hosts), and a later one again.
+    """
+    if _frozen_for is not _THAWED:
+        gc.freeze()
 
 
 def after_load(inventory) -> None:

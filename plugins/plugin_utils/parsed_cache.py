@@ -33,7 +33,7 @@ from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_store
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, parsed_store
 
 __metaclass__ = type
 
@@ -62,29 +62,12 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
     path = os.path.join(checkout.entry, "parsed", key + ".pickle")
     pristine = internals.pristine(data)
     start = _start_state(data)
-    stored = None
     if reuse:
-        try:
-            stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine)
-        except parsed_store.Damaged as exc:
-            display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
-        if stored is not None and stored[0].get("start") != start:
-            # Parsers skip calls for groups and hosts that exist already (ini's add_group): calls recorded
-            # after other sources are only right after the same ones, and an empty start only for an empty one.
-            display.vvv(f"vcs.inventory.git: parsing {checkout.commit[:12]} again: its stored parse started from other sources")
-            stored = None
-        if stored is not None:
-            header, ops, snapshot = stored
-            if snapshot is not None and internals.restore_hosts(data, snapshot):
-                how = "restored"
-            else:
-                if ops is None:
-                    ops = parsed_store.read(path, key, checkout.commit, plugin.loader)[1]
-                _replay(data, ops)
-                how = "replayed"
-            internals.prime_trust(plugin.inventory, data, header.get("inspector"))
-            display.vvv(f"vcs.inventory.git: {how} the stored parse of {checkout.commit[:12]} ({path})")
-            return header.get("hosts")
+        with long_lived.collector_paused():
+            reused = _reuse(plugin, data, checkout, path, key, start, pristine)
+            if reused is not None:
+                long_lived.settle()
+                return reused[0]
     recording = _Recording(data, parser)
     with recording:
         parse()
@@ -100,6 +83,34 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
     except (parsed_store.Unstorable, OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
         display.vvv(f"vcs.inventory.git: not storing this parse: {exc}")
     return hosts
+
+
+def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bool) -> tuple | None:
+    """Restore or replay the stored parse; (the names of its hosts or None,), or None when there is none to use."""
+    display = plugin.display
+    stored = None
+    try:
+        stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine)
+    except parsed_store.Damaged as exc:
+        display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
+    if stored is not None and stored[0].get("start") != start:
+        # Parsers skip calls for groups and hosts that exist already (ini's add_group): calls recorded
+        # after other sources are only right after the same ones, and an empty start only for an empty one.
+        display.vvv(f"vcs.inventory.git: parsing {checkout.commit[:12]} again: its stored parse started from other sources")
+        return None
+    if stored is None:
+        return None
+    header, ops, snapshot = stored
+    if snapshot is not None and internals.restore_hosts(data, snapshot):
+        how = "restored"
+    else:
+        if ops is None:
+            ops = parsed_store.read(path, key, checkout.commit, plugin.loader)[1]
+        _replay(data, ops)
+        how = "replayed"
+    internals.prime_trust(plugin.inventory, data, header.get("inspector"))
+    display.vvv(f"vcs.inventory.git: {how} the stored parse of {checkout.commit[:12]} ({path})")
+    return (header.get("hosts"),)
 
 
 def _start_state(data) -> str:

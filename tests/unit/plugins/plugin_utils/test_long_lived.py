@@ -68,6 +68,39 @@ def test_an_inventory_without_weak_references_is_compared_by_identity():
     assert gc.get_freeze_count() == 0
 
 
+def test_objects_made_while_the_collector_is_paused_are_frozen_at_once():
+    with long_lived.collector_paused():
+        assert not gc.isenabled()
+        made = [Inventory() for index in range(1000)]
+        long_lived.settle()
+    assert gc.isenabled()
+    assert not any(obj is made[0] for obj in gc.get_objects())  # no young collection will walk them
+
+
+def test_a_failed_restore_freezes_nothing_and_the_collector_runs_again():
+    with pytest.raises(ValueError), long_lived.collector_paused():
+        raise ValueError("damaged")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_paused_collector_stays_as_the_caller_had_it():
+    gc.disable()
+    try:
+        with long_lived.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_after_a_rebuild_nothing_is_frozen_mid_load_either():
+    long_lived.after_load(Inventory())
+    long_lived.before_load(Inventory())
+    with long_lived.collector_paused():
+        long_lived.settle()
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.fixture
 def source(tmp_path):
     upstream = Upstream(str(tmp_path / "repos"))
@@ -75,7 +108,14 @@ def source(tmp_path):
     return write_source(tmp_path, url=upstream.bare, path="inv", cache_dir=str(tmp_path / "cache"))
 
 
-def test_a_loaded_inventory_is_frozen_and_a_refresh_frees_the_old_one(source):
+def test_a_loaded_inventory_is_frozen_and_a_refresh_frees_the_old_one(source, monkeypatch):
+    first = InventoryManager(DataLoader(), sources=[source])  # parses and stores the parse
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is first.get_host("web1") for obj in gc.get_objects())
+    del first
+    gc.unfreeze()  # as in a new process, where a warm run restores the stored parse
+    monkeypatch.setattr(long_lived, "_frozen_for", None)
+
     manager = InventoryManager(DataLoader(), sources=[source])
     old_host = manager.get_host("web1")
     assert old_host is not None and gc.get_freeze_count() > 0
