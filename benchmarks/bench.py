@@ -265,6 +265,9 @@ def main() -> int:
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
     parser.add_argument("--big-only", action="store_true", help="only the big-repository case; print, write no page")
     parser.add_argument("--job-only", action="store_true", help="only the job-start case; print, write no page")
+    parser.add_argument("--job-json", help="with --job-only: also write the job-start summary to this JSON file")
+    parser.add_argument("--other-cores", nargs="*", default=[], metavar="JSON",
+                        help="job-start summaries (--job-json) of other ansible-core releases, shown beside this one")
     args = parser.parse_args()
     started = time.time()
     load_before = os.getloadavg()
@@ -288,7 +291,11 @@ def main() -> int:
             daemon = GitDaemon(daemon_root)
             with CountingProxy(daemon.port) as fast:
                 job_start(bench, daemon_root, fast, max(args.job_runs, 7))
-            print(report.job_table(report.summarise(bench.samples, bench.facts), bench.facts))
+            summary = report.summarise(bench.samples, bench.facts)
+            print(report.job_table(summary, bench.facts))
+            if args.job_json:
+                with open(args.job_json, "w", encoding="utf-8") as handle:
+                    json.dump(report.job_facts(summary, bench.facts), handle, indent=1)
             return 0
         bare = os.path.join(daemon_root, "repo.git")
         synthetic_repo.build(bare)
@@ -299,6 +306,7 @@ def main() -> int:
             scaling(bench, daemon_root, fast, args.big_hosts)
             big_repo.measure(bench, daemon_root, capped, fast)
             job_start(bench, daemon_root, fast, max(args.job_runs, 7))
+        bench.facts["job_other"] = [report.read_job_facts(path) for path in args.other_cores]
         bench.facts.update(load_before=load_before, load_after=os.getloadavg(), minutes=(time.time() - started) / 60,
                            runs=args.runs, cap_bits=CAP_BITS)
         results = report.summarise(bench.samples, bench.facts)

@@ -67,6 +67,11 @@ def targets(r: dict, facts: dict) -> list[dict]:
         ("job start: warm `ansible-playbook` / same job on the local copy", ratio("job_plugin", "job_local"), "x",
          "<= 0.6x", ratio("job_plugin", "job_local") <= 0.6),
     ]
+    for other in facts.get("job_other", []):
+        theirs = other["summary"]
+        value = theirs["job_plugin"]["seconds"] / theirs["job_local"]["seconds"]
+        rows.append((f"job start on ansible-core {other['core']}: warm `ansible-playbook` / same job on the local copy",
+                     value, "x", "<= 0.6x", value <= 0.6))
     return [{"what": w, "value": v, "unit": u, "target": t, "met": bool(ok)} for w, v, u, t, ok in rows]
 
 
@@ -213,7 +218,7 @@ def document(r: dict, facts: dict, template: str) -> str:
         "profile": profile_lines(facts["profile"]), "runs": facts["runs"], "minutes": f"{facts['minutes']:.1f}",
         "commits": repo["commits"], "files": repo["files"], "hosts_kib": f"{repo['hosts_file_bytes'] / KIB:.0f}",
         "pack_mib": f"{repo['pack_bytes'] / KIB / KIB:.1f}", "big_hosts": f"{facts['big_hosts']:,}",
-        "cap": f"{facts['cap_bits'] / 1e6:.0f}", "job": job_table(r, facts), "job_runs": facts.get("job_runs", "-"),
+        "cap": f"{facts['cap_bits'] / 1e6:.0f}", "job": job_table(r, facts), "job_other": job_other_tables(facts), "job_runs": facts.get("job_runs", "-"),
         "big_repo_table": big_repo.table(r), "big_files": f"{facts['big_repo']['files']:,}",
         "big_blobs": facts["big_repo"]["blobs"], "big_blob_mb": f"{facts['big_repo']['blob_mb']:g}",
         "big_tags": facts["big_repo"]["tags"],
@@ -221,6 +226,28 @@ def document(r: dict, facts: dict, template: str) -> str:
     for key, value in values.items():
         text = text.replace("{" + key + "}", str(value))
     return text
+
+
+JOB_ROWS = ("job_plugin", "job_plugin_refresh", "job_local", "job_play_only", "job_floor")
+
+
+def job_facts(r: dict, facts: dict) -> dict:
+    """What another ansible-core's job-start run hands to the page (bench.py --job-only --job-json)."""
+    return {"core": metadata.version("ansible-core"), "python": platform.python_version(),
+            "runs": facts.get("job_runs"), "summary": {name: r[name] for name in JOB_ROWS}}
+
+
+def read_job_facts(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def job_other_tables(facts: dict) -> str:
+    parts = []
+    for other in facts.get("job_other", []):
+        parts.append(f"The same {other['runs']} rounds on ansible-core {other['core']} (Python {other['python']}), "
+                     "run just before the rest of this page:\n\n" + job_table(other["summary"], {}))
+    return "\n\n".join(parts) if parts else "(No other ansible-core release was measured in this run.)"
 
 
 def console(r: dict) -> str:
