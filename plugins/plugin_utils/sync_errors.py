@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import socket
-import ssl
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, redact
@@ -41,6 +40,8 @@ NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 def is_remote_error(exc: BaseException) -> bool:
     """Whether exc says the remote could not be read, as opposed to a damaged local cache."""
+    import ssl  # here, like dulwich: a run that needs no network (refresh_interval) never loads it
+
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import GitProtocolError, NotGitRepository
 
@@ -80,6 +81,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
 
     Only what ssh and the server say on stderr (dulwich's HangupException carries it) is text alone.
     """
+    import ssl
+
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import HangupException, NotGitRepository
 
