@@ -92,6 +92,10 @@ class CountingProxy:
         except OSError:
             client.close()
             return
+        for sock in (client, server):
+            # A relay must not hold back small writes (Nagle) that the direct connection would send at once:
+            # dulwich writes each pkt-line of a request on its own, git buffers the request.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.lock:
             self.sockets.update((client, server))
         pumps = [threading.Thread(target=self._pump, args=(a, b, key), daemon=True)
