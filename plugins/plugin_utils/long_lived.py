@@ -51,7 +51,10 @@ def before_load(inventory) -> None:
 
 @contextmanager
 def collector_paused():
-    """While many objects that will live as long as the inventory are made (a stored parse restored)."""
+    """While many objects that will live as long as the inventory are made (a stored parse restored).
+
+    If the block fails, nothing is frozen: what it made is garbage for the collector.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -61,18 +64,13 @@ def collector_paused():
             gc.enable()
 
 
-def settle() -> None:
-    """Freeze what is alive now, inside collector_paused(), once what it made is in place.
-
-    Re-enabling the collector with all of them still young would have its next young collection walk
-    every one of them (some 40 ms for 5,000 hosts), and a later one again.
-    """
-    if _frozen_for is not _THAWED:
-        gc.freeze()
-
-
 def after_load(inventory) -> None:
-    """A source has loaded into inventory: everything alive now is long-lived (the first inventory only)."""
+    """Objects of inventory are in place: everything alive now is long-lived (the first inventory only).
+
+    Called once a source has loaded, and inside collector_paused() as soon as a restored parse is in
+    place: re-enabling the collector with all of its objects still young would have the next young
+    collection walk every one of them (some 40 ms for 5,000 hosts), and a later one again.
+    """
     global _frozen_for
     if _frozen_for is _THAWED:
         return

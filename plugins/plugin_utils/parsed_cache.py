@@ -66,7 +66,7 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
         with long_lived.collector_paused():
             reused = _reuse(plugin, data, checkout, path, key, start, pristine)
             if reused is not None:
-                long_lived.settle()
+                long_lived.after_load(data)  # before the collector runs again: see long_lived
                 return reused[0]
     recording = _Recording(data, parser)
     with recording:

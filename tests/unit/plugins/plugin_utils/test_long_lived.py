@@ -69,10 +69,11 @@ def test_an_inventory_without_weak_references_is_compared_by_identity():
 
 
 def test_objects_made_while_the_collector_is_paused_are_frozen_at_once():
+    inventory = Inventory()
     with long_lived.collector_paused():
         assert not gc.isenabled()
         made = [Inventory() for index in range(1000)]
-        long_lived.settle()
+        long_lived.after_load(inventory)
     assert gc.isenabled()
     assert not any(obj is made[0] for obj in gc.get_objects())  # no young collection will walk them
 
@@ -95,9 +96,18 @@ def test_a_paused_collector_stays_as_the_caller_had_it():
 
 def test_after_a_rebuild_nothing_is_frozen_mid_load_either():
     long_lived.after_load(Inventory())
-    long_lived.before_load(Inventory())
+    new = Inventory()
+    long_lived.before_load(new)
     with long_lived.collector_paused():
-        long_lived.settle()
+        long_lived.after_load(new)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_load_that_fails_after_its_restore_is_thawed_by_the_next_inventory():
+    failed = Inventory()
+    with long_lived.collector_paused():
+        long_lived.after_load(failed)  # restored, then the source failed before its own after_load
+    long_lived.before_load(Inventory())
     assert gc.get_freeze_count() == 0
 
 
