@@ -28,10 +28,8 @@ from contextlib import contextmanager
 
 __metaclass__ = type
 
-# None: nothing frozen yet; a reference to the inventory whose load froze the heap (weak: it must not
-# be what keeps that inventory alive); or _THAWED: an inventory was replaced, freeze no more.
-_THAWED = "thawed"
-_frozen_for = None
+_frozen_for = None  # a weak reference to the inventory whose load froze the heap: it must not keep it alive
+_thawed = False  # an inventory was replaced in this process: freeze no more
 
 
 def _ref(inventory):
@@ -43,10 +41,10 @@ def _ref(inventory):
 
 def before_load(inventory) -> None:
     """A source is about to load into inventory: if we froze for another inventory, thaw for good."""
-    global _frozen_for
-    if _frozen_for is not None and _frozen_for is not _THAWED and _frozen_for() is not inventory:
+    global _frozen_for, _thawed
+    if _frozen_for is not None and _frozen_for() is not inventory:
         gc.unfreeze()
-        _frozen_for = _THAWED
+        _frozen_for, _thawed = None, True
 
 
 @contextmanager
@@ -72,7 +70,6 @@ def after_load(inventory) -> None:
     collection walk every one of them (some 40 ms for 5,000 hosts), and a later one again.
     """
     global _frozen_for
-    if _frozen_for is _THAWED:
-        return
-    gc.freeze()
-    _frozen_for = _ref(inventory)
+    if not _thawed:
+        gc.freeze()
+        _frozen_for = _ref(inventory)

@@ -28,6 +28,7 @@ class Inventory:
 def _thawed(monkeypatch):
     gc.unfreeze()
     monkeypatch.setattr(long_lived, "_frozen_for", None)
+    monkeypatch.setattr(long_lived, "_thawed", False)
     yield
     gc.unfreeze()
 
@@ -125,6 +126,7 @@ def test_a_loaded_inventory_is_frozen_and_a_refresh_frees_the_old_one(source, mo
     del first
     gc.unfreeze()  # as in a new process, where a warm run restores the stored parse
     monkeypatch.setattr(long_lived, "_frozen_for", None)
+    monkeypatch.setattr(long_lived, "_thawed", False)
 
     manager = InventoryManager(DataLoader(), sources=[source])
     old_host = manager.get_host("web1")
