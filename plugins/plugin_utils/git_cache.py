@@ -33,6 +33,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
     Damaged,
     RemoteFailure,
     SyncError,
+    UnusableCommit,
     VersionNotFound,
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
@@ -204,7 +205,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
-    except commit_signatures.UnverifiedCommit as exc:
+    except (commit_signatures.UnverifiedCommit, UnusableCommit) as exc:
         _point_version_ref_back(entry, last_commit)
         return _fallback(entry, state, str(exc))
     except VersionNotFound as exc:

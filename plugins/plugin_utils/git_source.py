@@ -180,14 +180,20 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
         fulls.append(full)
     parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache,
                                               trust_repo=settings.trust_repo)
-    if not settings.trust_repo:
-        parser.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
     scope = inventory_loading.Scope(_source_id(settings), settings.allow_scripts, settings.trust_repo)
 
     def parse() -> None:
+        untrusted = None
+        if not settings.trust_repo:
+            # The repository's variables, group_vars/ and host_vars/ included, go to its own hosts in
+            # this step, so that the stored parse replays them as they were given.
+            parser.inventory = untrusted = repo_trust.untrusted_inventory(inventory, plugin.display, buffered=True)
         with inventory_loading.loading(scope):
             for full in fulls:
                 parser.load(full, checkout.path)
+        if untrusted is not None:
+            parser.unstorable = untrusted.read_vars_dirs(plugin.loader, fulls)
+            untrusted.finish()
 
     # A rerun of the same commit with the same options replays the stored parse instead.
     shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
@@ -195,7 +201,7 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
              "rules": LOADING_RULES}
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
     added = [name for name in inventory.hosts if name not in before]
-    if defined is not None:
+    if defined is not None and settings.trust_repo:
         # Hosts the repository defines, also those an earlier source already had: all get the audit vars.
         added += [name for name in defined if name in inventory.hosts and name in before]
     manager = internals.find_inventory_manager(inventory) if settings.trust_repo else None
@@ -205,8 +211,8 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
         internals.add_processed_sources(inventory, fulls)
         settings.vars_sources = fulls
     else:
-        # Outside a running inventory manager, or for an untrusted repo: read the vars files here.
-        repo_trust.load_vars_dirs(plugin, inventory, fulls, trusted=settings.trust_repo)
+        if settings.trust_repo:  # outside a running inventory manager: read the vars files here
+            repo_trust.load_vars_dirs(plugin, inventory, fulls)
         settings.vars_sources = []
     return added
 
@@ -225,9 +231,7 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
     raw = internals.raw_inventory(inventory)  # _plain() decided their trust; no wrapper may change it
     if raw is not None:
         internals.set_variables(raw, added, audit)
-    elif any(repo_trust.looks_like_template(v) for v in audit.values()):
-        raise internals.untrusted_wrapper_error()  # a wrapper this layer does not know may add trust
-    else:
+    else:  # a wrapper this layer does not know applies this plugin's own trust: none (trusted_by_default False)
         for name in added:
             for key, value in audit.items():
                 inventory.set_variable(name, key, value)
@@ -238,7 +242,7 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         _construct(plugin, inventory, added, settings.vars_sources)
         return
     # Composed values and keyed group names come from the repo's values: they get the same guard.
-    plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display)
+    plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display, own=added)
     try:
         _construct(plugin, inventory, added, settings.vars_sources)
     finally:
@@ -260,21 +264,16 @@ def _construct(plugin, inventory, added: list[str], sources: list[str]) -> None:
 
 
 def _plain(value: str):
-    """Show an audit string as a plain string (2.19 marks untrusted ones), and never render it.
+    """An audit string that is never rendered, on every core and whatever trust_repo says.
 
-    The version may be the name of the remote's HEAD branch, which whoever runs the remote chooses;
-    one that looks like a template stays unsafe/untrusted on every core, whatever trust_repo says.
+    The url, the version (which may be the remote HEAD's branch, named by whoever runs the server),
+    the commit and the signer come from Git or from the user's file: data, never a template. Unsafe
+    on 2.16-2.18, without template trust on 2.19+ (ansible-inventory --list shows them as
+    {"__ansible_unsafe": ...}, as it shows every such value).
     """
     if not isinstance(value, str):
         return value
-    value = str.__str__(value)  # an option rendered from a lookup comes back unsafe on 2.16
-    if repo_trust.looks_like_template(value):
-        return wrap_var(value)
-    try:
-        from ansible.template import trust_as_template
-    except ImportError:  # ansible-core < 2.19: every plain string is already shown as such
-        return value
-    return trust_as_template(value)
+    return wrap_var(str.__str__(value))  # str.__str__: an option rendered from a lookup may come back unsafe already
 
 
 def _group_vars(host) -> dict:

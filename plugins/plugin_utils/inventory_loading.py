@@ -174,6 +174,7 @@ class CheckoutLoader:
         self.allow_scripts = allow_scripts
         self.trust_repo = trust_repo
         self.cache = cache
+        self.unstorable = ""  # why this parse must not be stored, when the loader knows (read by parsed_cache)
         self.plugins = []
         for name in _plugin_names(allow_scripts, data_only=not trust_repo):
             plugin = inventory_loader.get(name)

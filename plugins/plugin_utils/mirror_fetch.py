@@ -13,19 +13,20 @@ import uuid
 import warnings
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, refnames, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
     Damaged,
     RemoteFailure,
+    UnusableCommit,
     VersionNotFound,
     describe_remote_error,
     is_remote_error,
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import make_client, socket_timeout
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, resolve, version_key
+from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, pinned_id, resolve, version_key
 
 __metaclass__ = type
 
@@ -155,15 +156,20 @@ class MirrorFetch:
             repo = self.open_mirror()
         name = resolved.get("name")
         if opts.version in (None, "HEAD"):
-            # HEAD's branch arrives with the result (symref), after the wants were chosen.
-            target = (getattr(result, "symrefs", None) or {}).get(b"HEAD")
-            name = target.decode().removeprefix("refs/heads/") if target else "HEAD"
+            # HEAD's branch arrives with the result (symref), after the wants were chosen; the
+            # server chooses that name, so it passes git check-ref-format before it is shown anywhere.
+            name = refnames.branch_of_head((getattr(result, "symrefs", None) or {}).get(b"HEAD")) or "HEAD"
         try:
             obj = repo[sha.encode()]
-            while obj.type_name == b"tag":
+            while obj.type_name == b"tag":  # peeled by reading the tag objects, never by an advertised ^{} line
                 obj = repo[obj.object[1]]
             if obj.type_name != b"commit":
                 raise VersionNotFound(f"version {opts.version!r} does not name a commit")
+            if pinned_id(opts.version) and obj.id.decode() != opts.version.lower():
+                # The server advertised the pinned id for a ref that leads elsewhere (a forged peeled tag line).
+                raise UnusableCommit(
+                    f"the remote offered commit {obj.id.decode()[:12]} for the pinned version {opts.version}; "
+                    "a pinned commit id is served only as itself, so nothing was used")
             repo.refs[self.version_ref] = obj.id
         finally:
             if repo is not outer_repo:

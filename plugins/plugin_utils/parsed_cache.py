@@ -212,7 +212,7 @@ class _Recording:
         if exc_info[0] is not None:
             self.unusable = "the parse failed"
         elif not self.unusable:
-            self.unusable = self._vaulted_source()
+            self.unusable = getattr(self.parser, "unstorable", "") or self._vaulted_source()
         if not self._had_trust:
             self.inspector = internals.trust_choice(self.data)
 

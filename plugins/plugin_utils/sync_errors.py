@@ -29,6 +29,11 @@ class VersionNotFound(SyncError):
     """The remote answered, and it has no such version."""
 
 
+class UnusableCommit(SyncError):
+    """The remote answered with something this plugin refuses to use: an invalid ref name, a commit
+    other than the pinned id. Nothing of it was used; use_cache may serve the last good commit."""
+
+
 class Damaged(SyncError):
     """The mirror does not hold what the last good sync left in it."""
 

@@ -2,14 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which variables a repository read with trust_repo=false may set (documented in docs/trust.md).
 
-Such a repository sets data and addressing, never how the controller runs things. Dropped:
-- every variable that sets an option of a connection, become or shell plugin Ansible can load
-  (read from the plugins' own declarations, so a new core's new option is covered), of Ansible's
-  own settings, and of the play keywords behind them (C.MAGIC_VARIABLE_MAPPING: become, shell, ...);
-- every variable named like a program, its arguments or its flags (RUNS_PROGRAMS), also for
-  plugins that are not installed here;
-- ansible_connection, unless it names a remote transport.
-Kept: the addressing variables (host, port, user and their aliases), once their values are checked.
+An allow-list: such a repository sets data and addressing, never how the controller runs things.
+- Among the ansible_* variables only the addressing ones survive (host, port, user and their
+  documented aliases), each value checked as a whole string;
+- any other name that sets an option of a connection, become or shell plugin Ansible can load, or
+  of Ansible itself, is dropped too (read from the plugins' own declarations: some plugins take
+  variables without the ansible_ prefix);
+- every other name is data: kept, never templated.
 """
 
 from __future__ import annotations
@@ -18,31 +17,18 @@ import re
 
 __metaclass__ = type
 
-RUNS_PROGRAMS = re.compile(
-    r"^ansible_(?:"
-    r"\w+_args"  # ssh_common_args (-o ProxyCommand=...), ssh_extra_args, scp/sftp_extra_args, ssh_args, ...
-    r"|\w+_exe|\w+_executable"  # become_exe, ssh_executable, scp/sftp_executable, shell_executable, ...
-    r"|\w*_interpreter"  # python_interpreter, <language>_interpreter
-    r"|\w*_command|\w*_cmd"  # paramiko_proxy_command, winrm_kinit_cmd, ...
-    r"|\w*_flags"  # become_flags, sudo_flags, ...
-    r"|\w*ssh_config"  # netconf_ssh_config: an ssh config file can hold a ProxyCommand
-    r"|\w*pkcs11_provider"  # ssh_pkcs11_provider: a shared library ssh loads
-    r")$"
-)
-# ansible_connection is kept only when it names a remote transport (local runs on the controller).
-REMOTE_CONNECTIONS = {
-    "ssh", "smart", "paramiko", "paramiko_ssh", "winrm", "psrp",
-    "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh", "ansible.builtin.winrm", "ansible.builtin.psrp",
-}
-# Addressing: where and as whom to connect. Values are checked (HOST_OR_USER, a port number).
+# Addressing: where and as whom to connect, as the connection plugins document them.
 ADDRESS_VARS = {
     "ansible_host", "ansible_ssh_host", "ansible_paramiko_host", "ansible_winrm_host", "ansible_psrp_host",
     "ansible_user", "ansible_ssh_user", "ansible_paramiko_user", "ansible_winrm_user", "ansible_psrp_user",
 }
 PORT_VARS = {"ansible_port", "ansible_ssh_port", "ansible_paramiko_port", "ansible_winrm_port", "ansible_psrp_port"}
-# No leading "-" (an option to ssh), no whitespace, no shell metacharacter: sudo, ssh's ProxyCommand
-# %h/%r and many connection plugins put these values into command lines.
-HOST_OR_USER = re.compile(r"^[A-Za-z0-9_.:%@+=,^/][A-Za-z0-9_.:%@+=,^/-]*$")
+ALLOWED = ADDRESS_VARS | PORT_VARS
+# The whole value (fullmatch, so no trailing newline either): no leading "-" (an option to ssh), no
+# whitespace, no shell metacharacter; sudo, ssh's ProxyCommand %h/%r and many connection plugins put
+# these values into command lines. ASCII only: str.isalnum() would admit other scripts' digits.
+HOST_OR_USER = re.compile(r"[A-Za-z0-9_.:%@+=,^/][A-Za-z0-9_.:%@+=,^/-]*")
+PORT = re.compile(r"[0-9]{1,5}")
 
 _derived: set | None = None
 
@@ -77,7 +63,7 @@ def _derive() -> set:
             definitions = C.config.get_configuration_definitions(kind, internals.load_name(plugin) or name) or {}
             for definition in definitions.values():
                 names.update(v["name"] for v in definition.get("vars") or [] if isinstance(v, dict) and "name" in v)
-    return {n for n in names if isinstance(n, str) and n.startswith("ansible_")}
+    return {n for n in names if isinstance(n, str)} - ALLOWED
 
 
 def _plugin_names(kind: str, loader) -> list[str]:
@@ -94,24 +80,26 @@ def _plugin_names(kind: str, loader) -> list[str]:
     return sorted({n for n in names if n})
 
 
+def plain_name(value) -> bool:
+    """Whether value is a plain host, user or group name (the whole string)."""
+    return isinstance(value, str) and HOST_OR_USER.fullmatch(value) is not None
+
+
 def why_dropped(name: str, value) -> str | None:
     """None when the repository may set name=value, else why not (for the warning)."""
-    if not isinstance(name, str) or not name.startswith("ansible_"):
-        return None
-    if name == "ansible_connection":
-        return None if str(value) in REMOTE_CONNECTIONS else "it would make the controller run the tasks or a program"
+    if not isinstance(name, str):
+        return "its name is not a string"
     if name in ADDRESS_VARS:
-        if isinstance(value, str) and HOST_OR_USER.match(value):
-            return None
-        return "its value is not a plain host or user name (it starts with '-', or holds whitespace or shell characters)"
+        return None if plain_name(value) else (
+            "its value is not a plain host or user name (it starts with '-', or holds whitespace or shell characters)")
     if name in PORT_VARS:
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
             return None
-        if isinstance(value, str) and value.isdigit() and 0 < int(value) < 65536:
+        if isinstance(value, str) and PORT.fullmatch(value) and 0 < int(value) < 65536:
             return None
-        return "its value is not a port number"
-    if RUNS_PROGRAMS.match(name):
-        return "it would make the controller run a program"
+        return "its value is not a port number (1-65535)"
+    if name.startswith("ansible_"):
+        return "only ansible_host, ansible_port, ansible_user and their aliases may be set by an untrusted repository"
     if name in controller_settings():
         return "it sets how the controller connects or runs things"
     return None

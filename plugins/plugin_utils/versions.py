@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import refnames
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import VersionNotFound
 
 __metaclass__ = type
@@ -14,6 +15,11 @@ __metaclass__ = type
 HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 # Shortest abbreviated commit id accepted (git's default abbreviation); shorter ones collide too easily.
 MIN_ABBREV = 7
+
+
+def pinned_id(version: str | None) -> bool:
+    """Whether version is a full commit id (SHA-1 or SHA-256): the commit served must have exactly that id."""
+    return bool(version) and len(version) in (40, 64) and bool(HEX.match(version))
 
 
 def version_key(version: str | None) -> str:
@@ -77,7 +83,7 @@ def _resolve_commit_id(refs: dict, version: str, tip, known: str | None) -> tupl
     matches = {}
     for name, value in refs.items():
         if value and value.decode().startswith(lowered):
-            matches.setdefault(value.decode(), name.removesuffix(b"^{}").decode("utf-8", "replace"))
+            matches.setdefault(value.decode(), refnames.shown(name.removesuffix(b"^{}")))
     if len(matches) > 1:
         raise ambiguous(version, [f"{sha[:12]} ({name})" for sha, name in sorted(matches.items())])
     return None, version

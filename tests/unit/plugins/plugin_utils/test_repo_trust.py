@@ -75,18 +75,31 @@ def test_program_vars_are_dropped(name):
     assert _dropped(name, "anything")
 
 
-@pytest.mark.parametrize("name", ["http_args", "fqdn", "ansible_managed_by_repo", "motd"])
+@pytest.mark.parametrize("name", ["http_args", "fqdn", "motd", "ansible"])
 def test_plain_vars_are_kept(name):
     assert not _dropped(name, "anything")
 
 
-@pytest.mark.parametrize("value,dropped", [
-    ("ssh", False), ("ansible.builtin.ssh", False), ("paramiko", False), ("winrm", False), ("psrp", False),
-    ("local", True), ("ansible.builtin.local", True), ("community.docker.docker", True),
-    ("{{ 'local' }}", True),
+@pytest.mark.parametrize("name", [
+    "ansible_managed_by_repo", "ansible_connection", "ansible_winrm_server_cert_validation",
+    "ansible_winrm_message_encryption", "ansible_winrm_proxy", "ansible_password", "ansible_become",
 ])
-def test_only_remote_connections_are_kept(value, dropped):
-    assert _dropped("ansible_connection", value) is dropped
+def test_every_other_ansible_var_is_dropped(name):
+    assert _dropped(name, "ssh")
+
+
+@pytest.mark.parametrize("name,value,dropped", [
+    ("ansible_host", "web2.example.com", False), ("ansible_ssh_host", "10.0.0.7", False),
+    ("ansible_user", "deploy", False), ("ansible_winrm_user", "admin@EXAMPLE", False),
+    ("ansible_host", "web2.example.com\n", True), ("ansible_host", "-oProxyCommand=x", True),
+    ("ansible_host", "a b", True), ("ansible_user", "x;id", True), ("ansible_host", "", True),
+    ("ansible_host", 7, True), ("ansible_user", "ｄeploy", True),
+    ("ansible_port", 22, False), ("ansible_port", "2222", False), ("ansible_ssh_port", 65535, False),
+    ("ansible_port", "²", True), ("ansible_port", "22\n", True), ("ansible_port", "٢٢", True),
+    ("ansible_port", 0, True), ("ansible_port", 65536, True), ("ansible_port", True, True), ("ansible_port", "-1", True),
+])
+def test_addressing_values_are_checked_as_whole_strings(name, value, dropped):
+    assert _dropped(name, value) is dropped
 
 
 def _inventory():
@@ -105,7 +118,7 @@ def _inventory():
 def test_untrusted_values_are_stored_without_trust_and_risky_ones_dropped():
     inventory, data = _inventory()
     display = Display()
-    guard = repo_trust.untrusted_inventory(inventory, display)
+    guard = repo_trust.untrusted_inventory(inventory, display, own=["web1"])
 
     # As the yaml and ini parsers hand them over: trusted (2.19) or plain strings (2.16).
     guard.set_variable("web1", "fqdn", trust_as_template("{{ inventory_hostname }}.example.com"))
@@ -123,7 +136,7 @@ def test_untrusted_values_are_stored_without_trust_and_risky_ones_dropped():
 
 def test_a_parser_cannot_put_trust_back_through_the_guard():
     inventory, data = _inventory()
-    guard = repo_trust.untrusted_inventory(inventory, Display())
+    guard = repo_trust.untrusted_inventory(inventory, Display(), own=["web1"])
     guard._target_plugin = SimpleNamespace(trusted_by_default=True)  # what CheckoutLoader does per file
     guard.set_variable("web1", "fqdn", trust_as_template("{{ inventory_hostname }}"))
     assert not is_trusted_as_template(data.get_host("web1").vars["fqdn"])
@@ -131,38 +144,102 @@ def test_a_parser_cannot_put_trust_back_through_the_guard():
 
 def test_template_names_are_refused_and_plain_ones_pass():
     inventory, data = _inventory()
-    guard = repo_trust.untrusted_inventory(inventory, Display())
+    display = Display()
+    guard = repo_trust.untrusted_inventory(inventory, display, buffered=True)
     with pytest.raises(AnsibleParserError, match="host name"):
         guard.add_host("{{ lookup('pipe', 'id') }}")
+    with pytest.raises(AnsibleParserError, match="host name"):
+        guard.add_host("#jinja2:variable_start_string:'[['\n[[ 1 ]]")
     with pytest.raises(AnsibleParserError, match="group name"):
         guard.add_group("{% if true %}x{% endif %}")
+    with pytest.raises(AnsibleParserError, match="group name"):
+        guard.add_group("#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ lookup('pipe','id') ]]")
     assert guard.add_group("web") == "web" and guard.add_host("web2", "web") == "web2"
     assert set(data.hosts) == {"web1", "web2"} and "web" in data.groups
+    # A name that is not plain is refused with a warning; what refers to it is skipped.
+    assert guard.add_group("web servers") is None and "'web servers'" in display.warnings[-1]
+    assert guard.add_host("web3", "web servers") == "web3" and data.get_host("web3") is not None
+    guard.add_child("web servers", "web3")
+    guard.set_variable("web servers", "x", 1)
+    assert "web servers" not in data.groups
 
 
-def test_load_vars_dirs_reads_group_and_host_vars_untrusted(tmp_path):
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "::1", "LocalHost"])
+def test_controller_names_are_refused(name):
+    inventory, data = _inventory()
+    display = Display()
+    guard = repo_trust.untrusted_inventory(inventory, display, buffered=True)
+    assert guard.add_host(name, "all") is None
+    guard.set_variable(name, "ansible_host", "127.0.0.2")
+    guard.finish()
+    assert name not in data.hosts and "controller" in display.warnings[0] and len(display.warnings) == 1
+
+
+def _repo_on_top_of_a_trusted_source(tmp_path):
+    """A trusted source defined db1 in group web; the untrusted repository adds web1 to web, db1 to db."""
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "host_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("where: all-file\nlevel: all-file\n")
     (tmp_path / "group_vars" / "web.yml").write_text(
-        "fqdn: '{{ inventory_hostname }}.example.com'\nansible_ssh_executable: /bin/evil\n")
+        "fqdn: '{{ inventory_hostname }}.example.com'\nansible_ssh_executable: /bin/evil\nlevel: web-file\n")
     (tmp_path / "host_vars" / "web1.yml").write_text("role: primary\n")
+    (tmp_path / "host_vars" / "db1.yml").write_text("ansible_host: attacker.example.com\n")
     data = InventoryData()
     data.add_group("web")
-    data.add_host("web1", "web")
+    data.add_host("db1", "web")
+    data.set_variable("db1", "ansible_host", "db1.internal")
+    return data
+
+
+def test_the_repository_vars_reach_only_its_own_hosts(tmp_path):
+    data = _repo_on_top_of_a_trusted_source(tmp_path)
     display = Display()
-    plugin = SimpleNamespace(loader=DataLoader(), display=display)
+    guard = repo_trust.untrusted_inventory(data, display, buffered=True)
+    guard.add_group("web")
+    guard.add_host("web1", "web")
+    guard.add_host("db1", "web")  # membership only: another source defines db1
+    guard.set_variable("all", "level", "all-inline")
+    guard.set_variable("web", "level", "web-inline")
+    guard.set_variable("web", "inline", "yes")
+    guard.set_variable("web1", "level", "host-inline")
+    guard.set_variable("db1", "ansible_user", "attacker")
+    assert guard.read_vars_dirs(DataLoader(), [str(tmp_path)]) == ""
+    guard.finish()
 
-    repo_trust.load_vars_dirs(plugin, data, [str(tmp_path)], trusted=False)
-    group_vars = data.groups["web"].get_vars()
-    assert group_vars["fqdn"] == "{{ inventory_hostname }}.example.com" and not is_trusted_as_template(group_vars["fqdn"])
-    assert "ansible_ssh_executable" not in group_vars and "'ansible_ssh_executable' of 'web'" in display.warnings[0]
-    assert data.get_host("web1").get_vars()["role"] == "primary"
+    web1 = data.get_host("web1").vars
+    # Ansible's order: group vars inline < group_vars/ < host vars inline < host_vars/.
+    assert web1["level"] == "host-inline" and web1["where"] == "all-file" and web1["inline"] == "yes"
+    assert web1["fqdn"] == "{{ inventory_hostname }}.example.com" and not is_trusted_as_template(web1["fqdn"])
+    assert web1["role"] == "primary" and "ansible_ssh_executable" not in web1
+    db1 = data.get_host("db1").vars
+    assert db1["ansible_host"] == "db1.internal" and not {"ansible_user", "where", "level", "fqdn"} & set(db1)
+    assert data.groups["web"].get_vars() == {} and data.groups["all"].get_vars() == {}
+    assert any("'db1'" in w and "another source" in w for w in display.warnings)
 
-    trusted = InventoryData()
-    trusted.add_group("web")
-    trusted.add_host("web1", "web")
-    repo_trust.load_vars_dirs(plugin, trusted, [str(tmp_path)], trusted=True)
-    assert trusted.groups["web"].get_vars()["ansible_ssh_executable"] == "/bin/evil"
+
+def test_group_vars_files_beat_inline_group_vars_but_not_inline_host_vars(tmp_path):
+    data = _repo_on_top_of_a_trusted_source(tmp_path)
+    guard = repo_trust.untrusted_inventory(data, Display(), buffered=True)
+    guard.add_host("web2", "web")
+    guard.set_variable("web", "level", "web-inline")
+    guard.read_vars_dirs(DataLoader(), [str(tmp_path)])
+    guard.finish()
+    assert data.get_host("web2").vars["level"] == "web-file"
+
+
+def test_a_vault_encrypted_vars_file_keeps_the_parse_from_being_stored(tmp_path):
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "other.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n3132\n")
+    guard = repo_trust.untrusted_inventory(InventoryData(), Display(), buffered=True)
+    assert "vault-encrypted" in guard.read_vars_dirs(DataLoader(), [str(tmp_path)])
+
+
+def test_load_vars_dirs_of_a_trusted_repository_sets_group_vars(tmp_path):
+    data = _repo_on_top_of_a_trusted_source(tmp_path)
+    data.add_host("web1", "web")
+    repo_trust.load_vars_dirs(SimpleNamespace(loader=DataLoader(), display=Display()), data, [str(tmp_path)])
+    assert data.groups["web"].get_vars()["ansible_ssh_executable"] == "/bin/evil"
+    assert data.get_host("web1").vars["role"] == "primary"
 
 
 def test_aliases_stay_shared_so_an_alias_bomb_costs_what_a_local_copy_costs():
@@ -173,7 +250,7 @@ def test_aliases_stay_shared_so_an_alias_bomb_costs_what_a_local_copy_costs():
         f"a{i}: &a{i} [{', '.join(['*a%d' % (i - 1)] * 10)}]\n" for i in range(1, 10))
     data = yaml.safe_load(text)
     inventory, raw = _inventory()
-    repo_trust.untrusted_inventory(inventory, Display()).set_variable("web1", "bomb", data["a9"])
+    repo_trust.untrusted_inventory(inventory, Display(), own=["web1"]).set_variable("web1", "bomb", data["a9"])
     stored = raw.get_host("web1").vars["bomb"]
     assert stored[0] is stored[1]  # one object, as YAML made it
     assert stored[0][0][0][0][0][0][0][0][0] == ["x", "y"] and not is_trusted_as_template(stored[0][0][0][0][0][0][0][0][0][0])

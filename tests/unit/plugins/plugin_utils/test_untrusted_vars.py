@@ -42,7 +42,7 @@ def test_settings_of_how_the_controller_runs_things_are_dropped(name):
     ("ansible_host", "web1.example.com"), ("ansible_host", "10.0.0.5"), ("ansible_host", "fe80::1%eth0"),
     ("ansible_ssh_host", "db-1.internal"), ("ansible_user", "deploy"), ("ansible_user", "svc@CORP.EXAMPLE"),
     ("ansible_port", 2222), ("ansible_port", "22"), ("ansible_ssh_port", 65535),
-    ("ansible_connection", "ssh"), ("fqdn", "$(anything is data)"),
+    ("fqdn", "$(anything is data)"),
 ])
 def test_addressing_with_plain_values_is_kept(name, value):
     assert untrusted_vars.why_dropped(name, value) is None
@@ -53,7 +53,7 @@ def test_addressing_with_plain_values_is_kept(name, value):
     ("ansible_host", "web1 -p 1"), ("ansible_host", "$(id)"), ("ansible_host", "`id`"), ("ansible_host", "a\nb"),
     ("ansible_user", "root; touch /tmp/x #"), ("ansible_user", "-l"), ("ansible_user", "a|b"), ("ansible_user", ""),
     ("ansible_user", ["root"]), ("ansible_port", "22; id"), ("ansible_port", 0), ("ansible_port", 70000),
-    ("ansible_port", True), ("ansible_connection", "local"),
+    ("ansible_port", True), ("ansible_connection", "local"), ("ansible_connection", "ssh"),
 ])
 def test_addressing_with_unsafe_values_is_dropped(name, value):
     assert untrusted_vars.why_dropped(name, value) is not None
