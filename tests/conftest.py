@@ -103,9 +103,22 @@ class Ansible:
         return self.run("ansible-playbook", *args, **kwargs)
 
     def list(self, source: str, *args, **kwargs) -> dict:
+        """ansible-inventory --list, with the audit vars (always unsafe) shown as plain strings.
+
+        tests/integration/test_trust_round3.py checks their raw, unsafe form.
+        """
         proc = self.inventory("-i", source, "--list", *args, **kwargs)
         assert proc.returncode == 0, f"ansible-inventory failed:\n{proc.stdout}\n{proc.stderr}"
-        return json.loads(proc.stdout)
+        return plain_audit(json.loads(proc.stdout))
+
+
+def plain_audit(listing: dict) -> dict:
+    """A listing whose git_inventory_* values are plain ({"__ansible_unsafe": x} -> x)."""
+    for hostvars in listing.get("_meta", {}).get("hostvars", {}).values():
+        for key, value in hostvars.items():
+            if key.startswith("git_inventory_") and isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
+                hostvars[key] = value["__ansible_unsafe"]
+    return listing
 
 
 @pytest.fixture(scope="session")

@@ -107,6 +107,7 @@ class _UntrustedInventory:
         setattr_(self, "_group_vars", ({}, {}))
         setattr_(self, "_host_vars", ({}, {}))
         setattr_(self, "_warned", set())
+        setattr_(self, "_reading", None)  # the vars directory being read, for the warnings
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
@@ -122,7 +123,7 @@ class _UntrustedInventory:
             self._display.warning(f"vcs.inventory.git: {text}")
 
     def _where(self) -> str:
-        source = getattr(self._inner, "current_source", None)
+        source = self._reading or getattr(self._inner, "current_source", None)
         return f" in {source}" if source else ""
 
     def set_variable(self, entity, varname, value):
@@ -203,12 +204,15 @@ class _UntrustedInventory:
         for full in fulls:
             base = full if os.path.isdir(full) else os.path.dirname(full)
             unstorable = unstorable or _vaulted_vars_file(base)
+            object.__setattr__(self, "_reading", os.path.join(base, "group_vars"))
             for name in sorted(groups):
                 for key, value in (vars_plugin.get_vars(loader, base, [groups[name]]) or {}).items():
                     self.set_variable(name, key, value)
+            object.__setattr__(self, "_reading", os.path.join(base, "host_vars"))
             for host in hosts:
                 for key, value in (vars_plugin.get_vars(loader, base, [host]) or {}).items():
                     self.set_variable(host.name, key, value)
+        object.__setattr__(self, "_reading", None)
         return unstorable
 
     def finish(self) -> None:

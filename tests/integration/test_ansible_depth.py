@@ -9,7 +9,7 @@ import os
 
 import yaml
 
-from conftest import strip_audit, write_source
+from conftest import plain_audit, strip_audit, write_source
 
 HOSTS = """\
 [web]
@@ -42,7 +42,7 @@ def _list(ansible, *sources, args=(), env=None) -> dict:
     argv = [a for source in sources for a in ("-i", source)]
     proc = ansible.inventory(*argv, "--list", *args, env=env)
     assert proc.returncode == 0, f"ansible-inventory failed:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(proc.stdout)
+    return plain_audit(json.loads(proc.stdout))
 
 
 def _constructed_oracle(tmp_path, name: str, **options) -> str:

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import write_source
+from conftest import plain_audit, write_source
 from helpers.faults import TcpProxy, assert_failed_cleanly, flat, hostvars, restart
 from helpers.servers import free_port
 
@@ -53,7 +53,7 @@ def test_refresh_interval_uses_no_network_at_all(ansible, upstream, git_daemon, 
     proxy.refuse()
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == first
+    assert plain_audit(json.loads(proc.stdout)) == first
     assert "WARNING" not in proc.stderr, proc.stderr
 
     # The same url and version without the interval asks the remote again (--flush-cache too, in
@@ -94,7 +94,7 @@ def test_use_cache_serves_the_last_good_commit_marked_stale(ansible, upstream, g
     git_daemon.stop()
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    stale = json.loads(proc.stdout)
+    stale = plain_audit(json.loads(proc.stdout))
     assert set(hostvars(stale)) == {"web1", "web2", "db1"}
     assert stale_flags(stale) == {True}
     assert commits(stale) == {good}
@@ -120,7 +120,7 @@ def test_no_cache_and_remote_down_is_a_clear_error(ansible, tmp_path, mode):
     if mode == "use_cache":
         needles.append("no earlier good checkout is cached")
     assert_failed_cleanly(proc, *needles)
-    assert not hostvars(json.loads(proc.stdout or "{}"))
+    assert not hostvars(plain_audit(json.loads(proc.stdout or "{}")))
 
 
 def test_timeout_on_a_server_that_never_answers(ansible, upstream, git_daemon, proxy, tmp_path):
@@ -134,7 +134,7 @@ def test_timeout_on_a_server_that_never_answers(ansible, upstream, git_daemon, p
     before = proxy.connections
     proc = ansible.inventory("-i", use_cache, "--list", timeout=120)
     assert proc.returncode == 0, proc.stderr
-    listing = json.loads(proc.stdout)
+    listing = plain_audit(json.loads(proc.stdout))
     assert stale_flags(listing) == {True} and commits(listing) == {good}
     assert flat(f"no answer from {url} within 2s") in flat(proc.stderr), proc.stderr
 

@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from conftest import BIN, said, strip_audit, write_source
+from conftest import BIN, plain_audit, said, strip_audit, write_source
 from helpers.faults import TcpProxy
 from helpers.git_objects import Objects
 from helpers.upstream import git
@@ -93,7 +93,7 @@ def test_a_nested_git_source_cannot_widen_allow_scripts(ansible, upstream, git_d
         assert said("not running the executable 'inv/run.sh'", proc.stderr)
     else:  # data only: the configuration file is not even read as one
         assert said("skipped 'inv/more.git.yml': it configures an inventory plugin", proc.stderr)
-    listing = strip_audit(json.loads(proc.stdout))
+    listing = strip_audit(plain_audit(json.loads(proc.stdout)))
     assert _plain(listing) == _data_only_listing(ansible, upstream, commit, tmp_path)
 
 
@@ -104,7 +104,7 @@ def test_a_source_that_loads_itself_ends_with_a_warning(ansible, upstream, git_d
     assert proc.returncode == 0, proc.stderr
     assert "RecursionError" not in proc.stderr + proc.stdout
     assert said("loads the same repository, version and path again", proc.stderr)
-    assert _plain(strip_audit(json.loads(proc.stdout))) == _data_only_listing(ansible, upstream, commit, tmp_path)
+    assert _plain(strip_audit(plain_audit(json.loads(proc.stdout)))) == _data_only_listing(ansible, upstream, commit, tmp_path)
 
 
 def _constructed_files(tmp_path) -> dict:
@@ -137,7 +137,7 @@ def test_plugin_configurations_in_an_untrusted_repo_are_skipped(ansible, upstrea
     for rel in ("build.yml", "gen.yml", "sub/deep.json", "conf.toml"):
         assert said(f"skipped 'inv/{rel}': it configures an inventory plugin", proc.stderr), rel
     assert said("skipped 'inv/gen.yml': it configures", proc.stderr)
-    assert _plain(strip_audit(json.loads(proc.stdout))) == _data_only_listing(ansible, upstream, commit, tmp_path)
+    assert _plain(strip_audit(plain_audit(json.loads(proc.stdout)))) == _data_only_listing(ansible, upstream, commit, tmp_path)
 
 
 def test_refresh_inventory_reads_the_untrusted_repo_as_data_again(ansible, upstream, git_daemon, tmp_path):
@@ -270,7 +270,7 @@ def _unusable_commit_runs(ansible, upstream, git_daemon, tmp_path, good, counter
         proc = ansible.inventory("-i", source, "--list")
         downloaded.append(counter.bytes_in - before)
         assert proc.returncode == 0, proc.stderr
-        hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]["web1"]
+        hostvars = plain_audit(json.loads(proc.stdout))["_meta"]["hostvars"]["web1"]
         assert hostvars["git_inventory_commit"] == good and hostvars["git_inventory_stale"] is True
         assert said(f"commit {bad[:12]} holds a path this file system cannot hold (ENAMETOOLONG)", proc.stderr)
         assert "damaged" not in proc.stderr and "rebuilding" not in proc.stderr
@@ -334,7 +334,7 @@ def test_a_name_of_both_a_tag_and_a_branch_uses_the_tag_and_says_so(ansible, ups
     source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inv", version="release")
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["_meta"]["hostvars"]["web1"]["git_inventory_commit"] == tagged
+    assert plain_audit(json.loads(proc.stdout))["_meta"]["hostvars"]["web1"]["git_inventory_commit"] == tagged
     assert said("names both a tag and a branch; using the tag", proc.stderr)
     heads = write_source(tmp_path, name="heads.git.yml", url=git_daemon.url("inventory"), path="inv",
                          version="refs/heads/release")

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 from helpers.git_objects import Objects
 
 HOSTS = "all:\n  hosts:\n    web1:\n"
@@ -90,7 +90,7 @@ def test_last_good_commit_is_served_after_a_hostile_push(ansible, upstream, git_
     objects.commit(tree, parent=good)
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]
+    hostvars = plain_audit(json.loads(proc.stdout))["_meta"]["hostvars"]
     assert hostvars["web1"]["git_inventory_commit"] == good
     assert hostvars["web1"]["git_inventory_stale"] is True
     assert said(repr(named), proc.stderr)

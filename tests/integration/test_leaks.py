@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 from helpers.leaks import leaks
 from helpers.servers import HttpGitServer
 from helpers.tls import make_tls_files
@@ -74,7 +74,7 @@ def test_token_never_leaks(ansible, server, tmp_path, where):
     output = tmp_path / "list.json"
     ok = ansible.inventory("-i", source, "--list", "-vvvv", "--output", output, env=env)
     assert ok.returncode == 0, ok.stderr
-    listing = json.loads(output.read_text())
+    listing = plain_audit(json.loads(output.read_text()))
     assert {v["git_inventory_url"] for v in listing["_meta"]["hostvars"].values()} == {safe_url}
     assert leaks({"stdout": ok.stdout, "stderr": ok.stderr, "--list": output.read_text()}, places, search) == []
 
@@ -83,7 +83,7 @@ def test_token_never_leaks(ansible, server, tmp_path, where):
     stale = ansible.inventory("-i", source, "--list", "-vvvv", "--output", output, env=env)
     assert stale.returncode == 0, stale.stderr
     assert said(f"authentication failed for {safe_url}", stale.stderr)
-    assert json.loads(output.read_text())["_meta"]["hostvars"]["web1"]["git_inventory_stale"] is True
+    assert plain_audit(json.loads(output.read_text()))["_meta"]["hostvars"]["web1"]["git_inventory_stale"] is True
     assert leaks({"stdout": stale.stdout, "stderr": stale.stderr, "--list": output.read_text()}, places, search) == []
 
     # A wrong token and no fallback: the error, at full verbosity with tracebacks.

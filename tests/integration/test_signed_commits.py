@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, oracle, strip_audit, write_source
+from conftest import BIN, oracle, plain_audit, strip_audit, write_source
 from helpers.faults import assert_failed_cleanly, flat, hostvars
 from helpers.signing import GnupgHome, signed_commit, ssh_fingerprint, ssh_key
 from helpers.upstream import GIT_ENV
@@ -156,7 +156,7 @@ def test_use_cache_serves_the_last_verified_commit_flagged_stale(ansible, upstre
     pushed = upstream.commit({"hosts": HOSTS_B})  # unsigned: a stolen push token, say
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    listing = json.loads(proc.stdout)
+    listing = plain_audit(json.loads(proc.stdout))
     assert set(hostvars(listing)) == {"web1", "web2", "db1"}
     assert audit(listing, "git_inventory_commit") == {good}
     assert audit(listing, "git_inventory_stale") == {True}
