@@ -155,3 +155,27 @@ def test_audit_values_are_never_templates(ansible, upstream, tmp_path):
         hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]["web1"]
         for key in ("git_inventory_url", "git_inventory_version", "git_inventory_commit"):
             assert _unsafe(hostvars[key])[1], (key, hostvars[key])
+
+
+def test_group_names_of_an_untrusted_repository_are_plain_names(ansible, upstream, tmp_path):
+    marker = tmp_path / "group-ran"
+    header = ("#jinja2:variable_start_string:'[[',variable_end_string:']]'\n"
+              f"[[ lookup('pipe','id > {marker}') ]]")
+    upstream.commit({
+        "inv/evil.yml": yaml.safe_dump({header: {"hosts": {"evil1": None}}}),
+        "inv/hosts.yml": yaml.safe_dump({"web": {"hosts": {"web1": None}}, "web servers": {"hosts": {"web2": None}}}),
+    })
+    play = tmp_path / "groups.yml"
+    play.write_text("- hosts: all\n  connection: local\n  gather_facts: false\n  tasks:\n"
+                    "    - debug:\n        msg: \"GROUPS {{ group_names }}\"\n")
+    source = write_source(tmp_path, "names.git.yml", url=upstream.bare, path="inv/evil.yml", trust_repo=False)
+    proc = ansible.playbook("-i", source, play)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and said("holds a template", out) and not marker.exists(), out
+
+    plain = write_source(tmp_path, "plain.git.yml", url=upstream.bare, path="inv/hosts.yml", trust_repo=False)
+    proc = ansible.inventory("-i", plain, "--list")
+    out = proc.stdout + proc.stderr
+    listing = json.loads(proc.stdout)
+    assert listing["web"]["hosts"] == ["web1"] and "web servers" not in listing, out
+    assert said("refused the group 'web servers'", out) and said("hosts.yml", out), out
