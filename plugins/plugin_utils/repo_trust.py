@@ -165,6 +165,14 @@ class _UntrustedInventory:
             return None
         if group in self._refused:
             group = None
+        if port is not None and (self._foreign is None or host in self._foreign):
+            # add_host stores the port as a variable: not on a host another source defined.
+            self._warn(f"ignored the port the repository gives {str(host)!r}{self._where()}: another source "
+                       "defines that host, and trust_repo is false, so the repository may not change it")
+            port = None
+        elif port is not None and untrusted_vars.why_dropped("ansible_port", port) is not None:
+            self._warn(f"dropped the port {str(port)!r} of {str(host)!r}{self._where()}: it is not a port number (1-65535)")
+            port = None
         name = self._inner.add_host(host, group, port)
         if self._foreign is not None and name not in self._foreign:
             self._own.setdefault(name)

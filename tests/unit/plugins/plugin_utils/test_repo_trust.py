@@ -197,7 +197,7 @@ def test_the_repository_vars_reach_only_its_own_hosts(tmp_path):
     guard = repo_trust.untrusted_inventory(data, display, buffered=True)
     guard.add_group("web")
     guard.add_host("web1", "web")
-    guard.add_host("db1", "web")  # membership only: another source defines db1
+    guard.add_host("db1", "web", port=2222)  # membership only: another source defines db1
     guard.set_variable("all", "level", "all-inline")
     guard.set_variable("web", "level", "web-inline")
     guard.set_variable("web", "inline", "yes")
@@ -212,7 +212,9 @@ def test_the_repository_vars_reach_only_its_own_hosts(tmp_path):
     assert web1["fqdn"] == "{{ inventory_hostname }}.example.com" and not is_trusted_as_template(web1["fqdn"])
     assert web1["role"] == "primary" and "ansible_ssh_executable" not in web1
     db1 = data.get_host("db1").vars
-    assert db1["ansible_host"] == "db1.internal" and not {"ansible_user", "where", "level", "fqdn"} & set(db1)
+    assert db1["ansible_host"] == "db1.internal"
+    assert not {"ansible_user", "ansible_port", "where", "level", "fqdn"} & set(db1)
+    assert "db1" in [h.name for h in data.groups["web"].get_hosts()]
     assert data.groups["web"].get_vars() == {} and data.groups["all"].get_vars() == {}
     assert any("'db1'" in w and "another source" in w for w in display.warnings)
 
