@@ -205,9 +205,12 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
-    except (commit_signatures.UnverifiedCommit, UnusableCommit) as exc:
+    except commit_signatures.UnverifiedCommit as exc:
         _point_version_ref_back(entry, last_commit)
         return _fallback(entry, state, str(exc))
+    except UnusableCommit as exc:
+        _point_version_ref_back(entry, last_commit)
+        return _fallback(entry, state, f"cannot use {entry.remote.safe_url}: {exc}")
     except VersionNotFound as exc:
         raise SyncError(f"cannot use {entry.remote.safe_url}: {exc}") from None
     except trees.UnsafeTree as exc:
