@@ -75,7 +75,7 @@ def test_a_planted_stored_parse_never_runs(ansible, upstream, tmp_path):
     assert not marker.exists()
 
     # With the key (whoever can read the cache root can): the list of classes alone stops it.
-    with open(os.path.join(ansible.cache_dir, "parse.key"), "rb") as handle:
+    with open(os.path.join(ansible.cache_dir, ".parse.key"), "rb") as handle:
         key = handle.read()
     _plant(stored, body, lambda header, data: parsed_store._digest(key, header, b"calls", data))
     _parsed_again_once(ansible, source, tmp_path, expected, "ansible.module_utils.basic.subprocess.Popen is not allowed")
@@ -90,7 +90,7 @@ def test_a_stored_parse_from_a_cache_with_another_key_is_parsed_again(ansible, u
     stored = _stored(ansible)
     copy = tmp_path / "copied.pickle"
     shutil.copyfile(stored, copy)
-    key = os.path.join(ansible.cache_dir, "parse.key")
+    key = os.path.join(ansible.cache_dir, ".parse.key")
     assert oct(os.stat(key).st_mode & 0o777) == "0o600"
 
     # The same cache path made again (a restored backup, another machine's cache): a new key.

@@ -104,21 +104,21 @@ def test_the_key_is_made_once_and_the_owners_alone(tmp_path):
     root.mkdir(mode=0o700)
     first = parsed_store.secret_of(str(root))
     assert len(first) == parsed_store.KEY_BYTES and parsed_store.secret_of(str(root)) == first
-    st = os.lstat(root / "parse.key")
+    st = os.lstat(root / ".parse.key")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
-    assert sorted(os.listdir(root)) == ["parse.key"]  # no temp file left
+    assert sorted(os.listdir(root)) == [".parse.key"]  # no temp file left
 
-    os.chmod(root / "parse.key", 0o644)
+    os.chmod(root / ".parse.key", 0o644)
     with pytest.raises(parsed_store.Damaged, match="open to others"):
         parsed_store.secret_of(str(root))
-    os.unlink(root / "parse.key")
+    os.unlink(root / ".parse.key")
     (tmp_path / "elsewhere").write_bytes(KEY)
     os.chmod(tmp_path / "elsewhere", 0o600)
-    os.symlink(tmp_path / "elsewhere", root / "parse.key")
+    os.symlink(tmp_path / "elsewhere", root / ".parse.key")
     with pytest.raises(parsed_store.Damaged, match="cannot be read"):
         parsed_store.secret_of(str(root))
-    os.unlink(root / "parse.key")
-    (root / "parse.key").write_bytes(b"short")
-    os.chmod(root / "parse.key", 0o600)
+    os.unlink(root / ".parse.key")
+    (root / ".parse.key").write_bytes(b"short")
+    os.chmod(root / ".parse.key", 0o600)
     with pytest.raises(parsed_store.Damaged, match="not a key"):
         parsed_store.secret_of(str(root))
