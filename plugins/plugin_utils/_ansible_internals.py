@@ -21,6 +21,7 @@ Optional machinery and what it needs:
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import pickle
 import sys
@@ -431,6 +432,62 @@ class _Restorer:
                 "attributes": self.index.get("attributes")}
 
 
+# -- what a stored parse may name: an exact list of (module, qualified name) --------------------
+# The plain types parsers make (YAML dates and sets, what ini's literal_eval makes), and the classes
+# of the values the running core's parsers make. Verified 2.16.19 (wrapped strings and containers,
+# unsafe text) and 2.19.14 (tagged values, their Origin and TrustedAsTemplate tags). The writer
+# refuses any other class too: a parse holding one is not stored, rather than refused at every read.
+
+_PLAIN_TYPES = (("builtins", "complex"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "bytearray"),
+                ("collections", "OrderedDict")) + tuple(
+    ("datetime", n) for n in ("date", "datetime", "time", "timedelta", "timezone"))
+if AnsibleTagHelper is not None:
+    _CORE_TYPES = tuple(("ansible.module_utils._internal._datatag", "_AnsibleTagged" + n) for n in (
+        "Str", "Int", "Float", "Dict", "List", "Set", "Tuple", "Date", "DateTime", "Time", "Bytes")) + (
+        ("ansible.module_utils._internal._datatag", "_AnsibleTagsMapping"),
+        ("ansible._internal._datatag._tags", "Origin"), ("ansible._internal._datatag._tags", "TrustedAsTemplate"))
+else:
+    _CORE_TYPES = (("ansible.parsing.yaml.objects", "AnsibleMapping"), ("ansible.parsing.yaml.objects", "AnsibleSequence"),
+                   ("ansible.parsing.yaml.objects", "AnsibleUnicode"), ("ansible.utils.unsafe_proxy", "AnsibleUnsafeText"),
+                   ("ansible.utils.unsafe_proxy", "AnsibleUnsafeBytes"))
+
+
+@functools.lru_cache(maxsize=None)
+def stored_types() -> dict:
+    """(module, qualified name) -> class, for each class a stored parse may name on this core."""
+    found = {}
+    for module, name in _PLAIN_TYPES + _CORE_TYPES:
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and (cls.__module__, cls.__qualname__) == (module, name):
+            found[(module, name)] = cls
+    return found
+
+
+class StoredPickler(pickle.Pickler):
+    """Writes only what StoredUnpickler reads: any other class or function is a PicklingError."""
+
+    def reducer_override(self, obj):
+        # Consulted before a class or function is written as a global (and for other objects, which pass).
+        if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")):
+            named = (getattr(obj, "__module__", None), obj.__qualname__)
+            if named not in stored_types():
+                raise pickle.PicklingError(f"a stored parse may not name {named[0]}.{named[1]}")
+        return NotImplemented
+
+
+class StoredUnpickler(pickle.Unpickler):
+    """Reads the classes of stored_types() and nothing else: no other module, no dotted name, no function."""
+
+    def find_class(self, module, name):
+        found = stored_types().get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a stored parse")
+        return found
+
+
 def dump_snapshot(snap: _Snapshot, stream, persistent_id=None) -> None:
     """Write a snapshot as pickles; persistent_id (vault values) is asked about every other object."""
     def pid(obj):
@@ -438,12 +495,12 @@ def dump_snapshot(snap: _Snapshot, stream, persistent_id=None) -> None:
         return found if found is not None or persistent_id is None else persistent_id(obj)
 
     for part in snap.parts():
-        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler = StoredPickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
         pickler.persistent_id = pid
         pickler.dump(part)
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(StoredUnpickler):
     def __init__(self, stream, persistent_load) -> None:
         super().__init__(stream)
         self.load_persistent = persistent_load

@@ -30,7 +30,7 @@ class Checkouts:
             self.progress(f"adding the files of {', '.join(self.scope)} to the checkout of {commit}")
             return trees.extend_tree(repo, commit, self.trees, only if only is not None else
                                      {p.decode("utf-8", "surrogateescape") for p, _m, _s in entries}, wider, entries)
-        if problem != "new":
+        if problem not in ("new", trees.OUTDATED):  # an older version's tree is written again quietly
             self.warn(f"the cached checkout of {commit[:12]} was changed on disk ({problem}); rebuilding it")
             if previous == commit:
                 previous = None
@@ -96,11 +96,13 @@ class Checkouts:
             with Repo(self.mirror) as repo:
                 if commit.encode() not in repo.object_store:
                     return None
-                if os.path.isdir(os.path.join(self.trees, commit)) and \
-                        trees.check_tree(self.trees, commit, self.scope)[0] == trees.NARROW:
+                problem = trees.check_tree(self.trees, commit, self.scope)[0] \
+                    if os.path.isdir(os.path.join(self.trees, commit)) else None
+                if problem == trees.NARROW:
                     return self.ensure_tree(repo, commit, None, online=False)
-                self.warn(f"the cached checkout of {commit[:12]} was missing or changed on disk; "
-                          "rebuilding it from the cached mirror")
+                if problem != trees.OUTDATED:
+                    self.warn(f"the cached checkout of {commit[:12]} was missing or changed on disk; "
+                              "rebuilding it from the cached mirror")
                 entries, only = self.needed_files(repo, commit, self.scope, online=False)
                 trees.build_tree(repo, commit, self.trees, only=only, scope=self.scope, entries=entries)
         except Exception:  # noqa: BLE001 - a damaged mirror just means there is nothing to fall back on

@@ -11,6 +11,7 @@
     <entry>/trees/<sha>.json  its manifest
     <entry>/trees/<sha>.lock  flock: shared while a process reads that checkout
     <entry>/state/<key>.json  the last good commit of one configured version
+    <root>/.parse.key          the key of the stored parses' digests (in the cache root, beside the entries)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ STATE = "state"
 TMP_PREFIX = "tmp-"  # temp directories and files of a writer, removed once it is known dead
 TMP_MARK = ".tmp-"  # inside the name of an atomically written file's temp copy
 VERSION_REF_PREFIX = b"refs/heads/v-"
+PARSE_KEY = ".parse.key"
 OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256, as a checkout is named
 
 

@@ -38,7 +38,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import check as check_transport
-from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, parse_remote, redact
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, hidden_repr, parse_remote, redact
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import OBJECT_ID, tree_lock
 
 __metaclass__ = type
@@ -63,6 +63,10 @@ class SyncOptions:
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
     paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
+
+    def __repr__(self) -> str:  # the password, and any credential written into the URL, never show
+        return hidden_repr(self, secret=("password",), urls=("url",))
+
 
 
 @dataclass

@@ -5,7 +5,9 @@
 For each configured path: a directory gives everything under it; a file gives the file plus the
 group_vars/ and host_vars/ beside it (Ansible reads them next to an inventory file); and, through
 every symlink in that set, its target inside the repository (a directory target again gives
-everything under it). The repository root as a path gives the whole tree.
+everything under it), followed as the kernel follows it: ".." after a symlink goes up from where
+the link leads, not from its name. The repository root as a path gives the whole tree. Whether a
+link may stay is decided on the written checkout (link_containment); this only picks the blobs.
 
 Pure logic over a commit's flat list of entries (path -> mode); the caller supplies symlink targets
 as their blobs arrive. No Ansible or dulwich imports.
@@ -59,7 +61,7 @@ class Closure:
         self.link_target = link_target
         self.needed: set[str] = set()
         self.pending: set[str] = set()
-        self._done: set[str] = set()
+        self._dirs: dict[str, str | None] = {}  # directories already added, by the path they really are
 
     def run(self, paths: Iterable[str]) -> Closure:
         for path in normalise(paths):
@@ -81,11 +83,16 @@ class Closure:
 
     def _include(self, logical: str, hops: int) -> str | None:
         """Add what the logical path names (following symlinks); return "file", "dir" or None (absent)."""
-        if hops > MAX_LINK_HOPS or logical in self._done:
+        if hops > MAX_LINK_HOPS:
             return None
-        parts = logical.split("/") if logical else []
+        parts = [p for p in logical.split("/") if p not in ("", ".")]
         current = ""
         for index, part in enumerate(parts):
+            if part == "..":
+                if not current:
+                    return None  # climbs out of the repository
+                current = posixpath.dirname(current)
+                continue
             step = f"{current}/{part}" if current else part
             mode = self.entries.get(step)
             if mode is None:
@@ -97,29 +104,21 @@ class Closure:
                 if target is None:
                     self.pending.add(step)
                     return None
-                joined = _inside(step, target)
-                if joined is None:
+                if not target or target.startswith("/") or "\0" in target:
                     return None  # points outside the repository: the checkout skips it with a warning
-                rest = "/".join(parts[index + 1:])
-                return self._include(posixpath.join(joined, rest) if rest and joined else (rest or joined), hops + 1)
+                # Unnormalised: a ".." in the target or the rest applies to where the link leads.
+                return self._include("/".join([posixpath.dirname(step), target, *parts[index + 1:]]), hops + 1)
             if index == len(parts) - 1:
                 self.needed.add(step)
                 return "file"
             return None  # a file in the middle of the path
-        self._done.add(logical)
+        if current in self._dirs:  # the same directory reached again (through a link to "." ...)
+            return self._dirs[current]
         below = self._under(current)
+        self._dirs[current] = "dir" if below else None
         for path in below:
             self.needed.add(path)
             if self.entries[path] == MODE_SYMLINK:
                 self._include(path, hops + 1)
-        return "dir" if below else None
+        return self._dirs[current]
 
-
-def _inside(link: str, target: str) -> str | None:
-    """The repo-relative path a symlink at `link` points to, or None when it leaves the repository."""
-    if not target or target.startswith("/") or "\0" in target:
-        return None
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
-    if joined == ".." or joined.startswith("../"):
-        return None
-    return "" if joined == "." else joined

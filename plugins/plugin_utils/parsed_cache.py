@@ -58,13 +58,19 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
             internals.switch_off(internals.REPLAY, "the inventory wrapper is not one this collection knows", display)
         parse()
         return None
+    try:
+        secret = parsed_store.secret_of(os.path.dirname(checkout.entry))  # the cache root's key
+    except (parsed_store.Damaged, OSError) as exc:
+        display.warning(f"vcs.inventory.git: not using or storing the parse of {checkout.commit[:12]}: {exc}")
+        parse()
+        return None
     key = cache_key(checkout, parser, shape)
     path = os.path.join(checkout.entry, "parsed", key + ".pickle")
     pristine = internals.pristine(data)
     start = _start_state(data)
     if reuse:
         with long_lived.collector_paused():
-            reused = _reuse(plugin, data, checkout, path, key, start, pristine)
+            reused = _reuse(plugin, data, checkout, path, key, start, pristine, secret)
             if reused is not None:
                 long_lived.after_load(data)  # before the collector runs again: see long_lived
                 return reused[0]
@@ -79,20 +85,20 @@ def load_or_parse(plugin, checkout, parser, parse, shape: dict, reuse: bool = Tr
              "hosts": hosts, "start": start}
     try:
         snapshot = internals.snapshot(data) if pristine else None
-        parsed_store.write(path, key, checkout.commit, recording.ops, extra, snapshot=snapshot)
+        parsed_store.write(path, key, checkout.commit, recording.ops, extra, snapshot=snapshot, secret=secret)
     except (parsed_store.Unstorable, OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
         display.vvv(f"vcs.inventory.git: not storing this parse: {exc}")
     return hosts
 
 
-def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bool) -> tuple | None:
+def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bool, secret: bytes) -> tuple | None:
     """Restore or replay the stored parse; (the names of its hosts or None,), or None when there is none to use."""
     display = plugin.display
     stored = None
     try:
-        stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine)
+        stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine, secret=secret)
     except parsed_store.Damaged as exc:
-        display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
+        _damaged(display, path, exc)
     if stored is not None and stored[0].get("start") != start:
         # Parsers skip calls for groups and hosts that exist already (ini's add_group): calls recorded
         # after other sources are only right after the same ones, and an empty start only for an empty one.
@@ -105,12 +111,20 @@ def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bo
         how = "restored"
     else:
         if ops is None:
-            ops = parsed_store.read(path, key, checkout.commit, plugin.loader)[1]
+            try:
+                ops = parsed_store.read(path, key, checkout.commit, plugin.loader, secret=secret)[1]
+            except parsed_store.Damaged as exc:
+                _damaged(display, path, exc)
+                return None
         _replay(data, ops)
         how = "replayed"
     internals.prime_trust(plugin.inventory, data, header.get("inspector"))
     display.vvv(f"vcs.inventory.git: {how} the stored parse of {checkout.commit[:12]} ({path})")
     return (header.get("hosts"),)
+
+
+def _damaged(display, path: str, exc: Exception) -> None:
+    display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
 
 
 def _start_state(data) -> str:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import quote, unquote, urlsplit
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import hidden_repr
+
 __metaclass__ = type
 
 DEFAULT_PORT = 1080  # git and curl use it for a proxy URL without a port
@@ -61,6 +63,10 @@ class Proxy:
         """The proxy as shown in messages: its address and where it was configured, never its credentials."""
         login = " (with a user name and password)" if self.username or self.password else ""
         return f"the proxy {self.url}{login} from {self.source}"
+
+    def __repr__(self) -> str:  # the password never shows
+        return hidden_repr(self, secret=("password",))
+
 
 
 def option_source(origin: str | None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import proxies
-from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, check_credentials, redact
+from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, check_credentials, hidden_repr, redact
 
 __metaclass__ = type
 
@@ -36,7 +36,8 @@ class TransportOptions:
     proxy_origin: str | None = None  # where Ansible took it from ("env: ANSIBLE_VCS_INVENTORY_PROXY", ...)
 
     def __repr__(self) -> str:  # the proxy may carry a password
-        return f"TransportOptions(timeout={self.timeout!r}, ...)"
+        return hidden_repr(self, urls=("proxy",))
+
 
 
 def check(remote: Remote, opts: TransportOptions) -> None:

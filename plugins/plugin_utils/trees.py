@@ -6,6 +6,11 @@ A tree is built in a temp directory and renamed into place, so a reader sees eit
 whole one. Files that the previous tree already holds unchanged are hard-linked from it, so only
 the paths that changed are written. A manifest beside the tree lets a later run notice local
 edits or stray files (they must never reach the inventory) with one stat per file.
+
+Symlinks are kept only where they lead inside the checkout as it is on disk (link_containment):
+each is followed through the links really written, before the tree is published, and again
+whenever the tree is checked, so no reader (this plugin's loader, Ansible's vars plugins) can reach
+a file outside it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import shutil
 import stat
 import uuid
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set
+from ansible_collections.vcs.inventory.plugins.plugin_utils import link_containment, needed_set
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import TMP_PREFIX, tree_manifest
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import SyncError
@@ -25,6 +30,10 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import S
 __metaclass__ = type
 
 NARROW = "it holds fewer paths than configured"
+OUTDATED = "it was written by an older version"
+# 2: symlinks are checked on disk, and the manifest records their targets. A tree of an older format
+# was checked on paper only: it is written again.
+FORMAT = 2
 
 MODE_SYMLINK = 0o120000
 MODE_GITLINK = 0o160000
@@ -166,7 +175,9 @@ def build_tree(repo, commit: str, trees_dir: str, previous: str | None = None, o
     warnings = []
     files = {}
     try:
-        _write_entries(repo, commit, tmp, entries, only, prev_root, prev_files, files, warnings)
+        links: dict = {}
+        _write_entries(repo, commit, tmp, entries, only, prev_root, prev_files, files, warnings, links)
+        _place_links(commit, tmp, links, files, warnings)
         _write_manifest(trees_dir, commit, {"commit": commit, "files": files, "warnings": warnings,
                                             "scope": list(scope)})
         final = os.path.join(trees_dir, commit)
@@ -191,7 +202,9 @@ def extend_tree(repo, commit: str, trees_dir: str, only: set[str], scope: tuple[
     warnings = list(manifest.get("warnings", []))
     missing = {path for path in only if path not in files}
     new_warnings: list[str] = []
-    _write_entries(repo, commit, root, entries, missing, None, {}, files, new_warnings)
+    links: dict = {}
+    _write_entries(repo, commit, root, entries, missing, None, {}, files, new_warnings, links)
+    _place_links(commit, root, links, files, new_warnings)
     warnings += [w for w in new_warnings if w not in warnings]
     _write_manifest(trees_dir, commit, {"commit": commit, "files": files, "warnings": warnings,
                                         "scope": list(scope)})
@@ -199,13 +212,13 @@ def extend_tree(repo, commit: str, trees_dir: str, only: set[str], scope: tuple[
 
 
 def _write_entries(repo, commit: str, root: str, entries, only, prev_root, prev_files: dict, files: dict,
-                   warnings: list) -> None:
+                   warnings: list, links: dict) -> None:
     for raw_path, mode, sha in entries if entries is not None else _walk(repo, repo[commit.encode()].tree, commit):
         if only is not None and raw_path.decode("utf-8", "surrogateescape") not in only:
             _check_elements(commit, raw_path)
             continue
         try:
-            _write_entry(repo, commit, root, raw_path, mode, sha, prev_root, prev_files, files, warnings)
+            _write_entry(repo, commit, root, raw_path, mode, sha, prev_root, prev_files, files, warnings, links)
         except OSError as exc:
             if exc.errno not in UNWRITABLE_NAME:
                 raise
@@ -216,8 +229,70 @@ def _write_entries(repo, commit: str, root: str, entries, only, prev_root, prev_
                              f"({errno.errorcode.get(exc.errno, exc.errno)}): {shown!r}") from None
 
 
+def _place_links(commit: str, root: str, links: dict, files: dict, warnings: list) -> None:
+    """Write the symlinks in links that lead inside root, and remove those of files that no longer do.
+
+    First decided over the links on disk plus those about to be written, so that a link that would
+    leave is never there for a reader to follow; then again on disk alone, until nothing changes
+    (the two differ only where the file system folds names, as a case-insensitive one does).
+    """
+    def on_disk(rel: str) -> str | None:
+        return _read_link(root, rel)
+
+    def planned(rel: str) -> str | None:
+        return links[rel][0] if rel in links else on_disk(rel)
+
+    held = [rel for rel, info in files.items() if info[1] == MODE_SYMLINK]
+    refused = link_containment.refused(held + list(links), planned)
+    for rel in held:
+        if rel in refused:
+            os.unlink(os.path.join(root, rel))
+            del files[rel]
+    for rel, (target, sha) in links.items():
+        if rel not in refused:
+            try:
+                os.symlink(target, os.path.join(root, rel))
+            except OSError as exc:
+                if exc.errno not in UNWRITABLE_NAME:
+                    raise
+                raise UnsafeTree(f"commit {commit[:12]} holds a path this file system cannot hold "
+                                 f"({errno.errorcode.get(exc.errno, exc.errno)}): {_shown(rel)!r}") from None
+            files[rel] = [sha, MODE_SYMLINK, 0, 0, target]
+    while True:
+        more = link_containment.refused([rel for rel, info in files.items() if info[1] == MODE_SYMLINK], on_disk)
+        if not more:
+            break
+        for rel in more:
+            os.unlink(os.path.join(root, rel))
+            del files[rel]
+        refused.update(more)
+    for rel, reason in refused.items():
+        target = links[rel][0] if rel in links else None
+        warnings.append(_refused_warning(rel, reason, target))
+
+
+def _read_link(root: str, rel: str) -> str | None:
+    """The target of the symlink at rel under root, or None when rel is not a symlink (or not there)."""
+    try:
+        return os.readlink(os.path.join(root, rel))
+    except OSError:  # EINVAL: not a link; ENOENT, ENOTDIR: not there
+        return None
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-12:]} ({len(text)} characters)"
+
+
+def _refused_warning(rel: str, reason: str, target: str | None) -> str:
+    shown = f" ({_shown(target)!r})" if target is not None else ""
+    if reason == link_containment.LOOP:
+        return (f"skipped the symlink {rel!r}: it loops, or goes through more than "
+                f"{link_containment.MAX_LINK_HOPS} symlinks{shown}")
+    return f"skipped the symlink {rel!r}: it points outside the repository once the symlinks on its way are followed{shown}"
+
+
 def _write_manifest(trees_dir: str, commit: str, manifest: dict) -> None:
-    write_json(manifest_path(trees_dir, commit), manifest)
+    write_json(manifest_path(trees_dir, commit), dict(manifest, format=FORMAT))
 
 
 def _check_elements(commit: str, raw_path: bytes) -> None:
@@ -226,8 +301,11 @@ def _check_elements(commit: str, raw_path: bytes) -> None:
 
 
 def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: bytes, prev_root, prev_files: dict,
-                 files: dict, warnings: list) -> None:
-    """Write one entry of the commit into the tree being built (tmp), recording it in files."""
+                 files: dict, warnings: list, links: dict) -> None:
+    """Write one entry of the commit into the tree being built (tmp), recording it in files.
+
+    A symlink is only noted in links (path -> (target, sha)): _place_links writes those that stay inside.
+    """
     elements = raw_path.split(b"/")
     _check_elements(commit, raw_path)
     rel = raw_path.decode("utf-8", "surrogateescape")
@@ -237,18 +315,17 @@ def _write_entry(repo, commit: str, tmp: str, raw_path: bytes, mode: int, sha: b
     probe = tmp
     for part in elements[:-1]:
         probe = os.path.join(probe, part.decode("utf-8", "surrogateescape"))
-        if os.path.islink(probe) or (os.path.exists(probe) and not os.path.isdir(probe)):
+        if os.path.relpath(probe, tmp) in links or os.path.islink(probe) or (os.path.exists(probe) and not os.path.isdir(probe)):
             raise UnsafeTree(f"commit {commit} holds {rel!r}, which goes through the symlink or file {os.path.relpath(probe, tmp)!r}")
     os.makedirs(parent, mode=0o700, exist_ok=True)
-    if os.path.lexists(dest):
+    if rel in links or os.path.lexists(dest):
         raise UnsafeTree(f"commit {commit} holds the path {rel!r} twice")
     if stat.S_ISLNK(mode) or mode == MODE_SYMLINK:
         target = repo[sha].as_raw_string().decode("utf-8", "surrogateescape")
-        if not _symlink_stays_inside(rel, target):
+        if not _symlink_stays_inside(rel, target):  # a first filter on the text; the rule is on disk
             warnings.append(f"skipped the symlink {rel!r}: it points outside the repository ({target!r})")
             return
-        os.symlink(target, dest)
-        files[rel] = [sha.decode(), MODE_SYMLINK, 0, 0]
+        links[rel] = (target, sha.decode())
         return
     if mode == MODE_GITLINK:
         warnings.append(f"skipped the submodule {rel!r}: submodules are never fetched")
@@ -283,6 +360,8 @@ def check_tree(trees_dir: str, commit: str, scope: tuple[str, ...] | None = None
     manifest = read_manifest(trees_dir, commit)
     if manifest is None or manifest.get("commit") != commit:
         return "its manifest is missing or damaged", []
+    if manifest.get("format") != FORMAT:
+        return OUTDATED, []
     problem = _differences(os.path.join(trees_dir, commit), manifest)
     if problem is None and scope is not None and not needed_set.covers(tree_scope(manifest), scope):
         problem = NARROW
@@ -302,6 +381,7 @@ def _differences(root: str, manifest: dict) -> str | None:
         return "the checkout is missing"
     expected = manifest["files"]
     seen = 0
+    links = []
     for dirpath, dirnames, filenames in os.walk(root):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             full = os.path.join(dirpath, name)
@@ -311,11 +391,14 @@ def _differences(root: str, manifest: dict) -> str | None:
                 return f"it holds the untracked file {rel!r}"
             st = os.lstat(full)
             if info[1] == MODE_SYMLINK:
-                if not stat.S_ISLNK(st.st_mode):
-                    return f"{rel!r} is no longer a symlink"
+                if not stat.S_ISLNK(st.st_mode) or info[4:] != [os.readlink(full)]:
+                    return f"the symlink {rel!r} was changed"
+                links.append(rel)
             elif not stat.S_ISREG(st.st_mode) or st.st_size != info[2] or st.st_mtime_ns != info[3]:
                 return f"the file {rel!r} was changed"
             seen += 1
     if seen != len(expected):
         return "files are missing from it"
-    return None
+    # Decided on disk again: a restored or copied cache must not bring a link that leads out.
+    leaving = next(iter(link_containment.refused(links, lambda rel: _read_link(root, rel))), None)
+    return None if leaving is None else f"the symlink {leaving!r} leads outside the checkout"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 __metaclass__ = type
@@ -18,6 +18,34 @@ __metaclass__ = type
 # scp-like syntax: [user@]host:path, with no "://" and a host that is not a drive letter.
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>(?!//).+)$")
 _SCHEMES = ("https", "http", "git", "ssh", "git+ssh", "ssh+git", "file")
+HIDDEN = "********"
+
+
+def hidden_repr(obj, secret: tuple[str, ...] = (), urls: tuple[str, ...] = ()) -> str:
+    """The repr of a dataclass with its secret fields shown as ******** and its URL fields without userinfo.
+
+    Any repr, str, f-string or %r of such an object (a careless log line) then carries no credential.
+    """
+    shown = []
+    for item in fields(obj):
+        value = getattr(obj, item.name)
+        if item.name in secret and value:
+            text = repr(HIDDEN)
+        elif item.name in urls and isinstance(value, str):
+            text = repr(hide_userinfo(value))
+        else:
+            text = repr(value)
+        shown.append(f"{item.name}={text}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+def hide_userinfo(url: str) -> str:
+    """url without whatever precedes its last "@" in the authority (user:password@host, token@host)."""
+    if "@" not in url:
+        return url
+    if "://" in url:
+        return redact(url)
+    return f"{HIDDEN}@{url.rpartition('@')[2]}"  # user@host:path, a proxy's user:password@host:port
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,10 @@ class Remote:
     def secrets(self) -> tuple[str, ...]:
         values = [self.password] + ([self.username] if self.token_user else [])
         return tuple(dict.fromkeys(form for v in values if v for form in (v, quote(v, safe=""))))
+
+    def __repr__(self) -> str:  # the password, or a token given as the user name, never shows
+        return hidden_repr(self, secret=("password", "username") if self.token_user else ("password",))
+
 
 
 def parse_remote(url: str, username: str | None = None, password: str | None = None) -> Remote:

@@ -220,7 +220,7 @@ def test_a_malformed_proxy_is_a_configuration_error(ansible, git_server, tmp_pat
 def test_a_proxy_that_goes_down_is_no_cache_damage(ansible, git_server, proxy, tmp_path):
     path = source(tmp_path, git_server, proxy=proxy.url(), on_sync_failure="use_cache")
     assert hosts_of(ansible.inventory("-i", path, "--list", env=proxy_env())) == {"web1", "web2"}
-    entries = os.listdir(ansible.cache_dir)
+    entries = [e for e in os.listdir(ansible.cache_dir) if os.path.isdir(os.path.join(ansible.cache_dir, e))]
     before = {e: sorted(os.listdir(os.path.join(ansible.cache_dir, e, "trees"))) for e in entries}
     proxy.stop()
     proc = ansible.inventory("-i", path, "--list", env=proxy_env())

@@ -59,8 +59,9 @@ def test_symlinks_out_of_the_repository_are_not_followed(ansible, upstream, git_
     assert not said("OUTSIDE-MARKER", proc.stdout + proc.stderr)
     for name in ("absolute.yml", "climbing.yml", "dirlink"):
         assert said(f"skipped the symlink '{name}': it points outside the repository", proc.stderr)
-    for name in ("loop_a", "loop_b", "inside.yml"):
-        assert not said(f"skipped the symlink '{name}'", proc.stderr)
+    for name in ("loop_a", "loop_b"):
+        assert said(f"skipped the symlink '{name}': it loops", proc.stderr)
+    assert not said("skipped the symlink 'inside.yml'", proc.stderr)
 
     # Naming the skipped link as the path does not reach its target either.
     proc = ansible.inventory("-i", write_source(tmp_path, url=url, path="dirlink/secret.yml"), "--list")

@@ -192,22 +192,23 @@ def test_a_stored_snapshot_holds_data_only(tmp_path):
 
     from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_store
 
+    KEY = b"k" * parsed_store.KEY_BYTES
     data = InventoryData()
     data.add_group("web")
     data.add_host("web1", "web")
     path = str(tmp_path / "stored.pickle")
-    parsed_store.write(path, "k", "c", [("add_group", ("web",), None, None)], {}, snapshot=internals.snapshot(data))
-    _header, _ops, stored = parsed_store.read(path, "k", "c", DataLoader(), snapshot=True)
+    parsed_store.write(path, "k", "c", [("add_group", ("web",), None, None)], {}, snapshot=internals.snapshot(data), secret=KEY)
+    _header, _ops, stored = parsed_store.read(path, "k", "c", DataLoader(), snapshot=True, secret=KEY)
     assert [h.name for h in stored["groups"]["web"].get_hosts()] == ["web1"]
-    assert parsed_store.read(path, "k", "c", DataLoader())[1] == [("add_group", ("web",), None, None)]
+    assert parsed_store.read(path, "k", "c", DataLoader(), secret=KEY)[1] == [("add_group", ("web",), None, None)]
     # Each part is checked when it is read: a flipped byte among the calls spoils the replay only.
     with open(path, "rb") as handle:
         good = handle.read()
     with open(path, "wb") as handle:
         handle.write(good[:-5] + bytes([good[-5] ^ 0xFF]) + good[-4:])
-    assert parsed_store.read(path, "k", "c", DataLoader(), snapshot=True)[2]["hosts"]["web1"].name == "web1"
+    assert parsed_store.read(path, "k", "c", DataLoader(), snapshot=True, secret=KEY)[2]["hosts"]["web1"].name == "web1"
     with pytest.raises(parsed_store.Damaged, match="digest"):
-        parsed_store.read(path, "k", "c", DataLoader())
+        parsed_store.read(path, "k", "c", DataLoader(), secret=KEY)
 
     # A planted file that names a function (here the collection's own state setter) is refused.
     stream = io.BytesIO()

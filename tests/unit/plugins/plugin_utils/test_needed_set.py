@@ -67,3 +67,23 @@ def test_the_root_is_the_whole_tree():
 def test_normalise_and_covers():
     assert normalise(["inv/", "./inv", "b//c"]) == ("b/c", "inv")
     assert covers(("a", "b"), ("a",)) and covers(WHOLE_TREE, ("x",)) and not covers(("a",), ("a", "b"))
+
+
+DOT_TREE = {"inv/.s": MODE_SYMLINK, "inv/hosts.yml": MODE_SYMLINK, "inv/group_vars/all.yml": MODE_SYMLINK,
+            "real.yml": FILE, "inv/real.yml": FILE, "secret.yml": FILE, "inv/secret.yml": FILE}
+DOT_TARGETS = {"inv/.s": ".", "inv/hosts.yml": ".s/../real.yml", "inv/group_vars/all.yml": "../.s/.s/../../secret.yml"}
+
+
+def test_a_dot_dot_after_a_symlink_goes_up_from_where_the_link_leads():
+    closure = Closure(DOT_TREE, DOT_TARGETS.get).run(["inv/hosts.yml"])
+    # On disk inv/.s/.. is the repository root (inv/.s is inv), not inv as normpath would have it.
+    assert "real.yml" in closure.needed and "inv/real.yml" not in closure.needed
+    # The chain of group_vars/all.yml climbs out on disk: nothing it names is fetched for it.
+    assert "secret.yml" not in closure.needed and "inv/secret.yml" not in closure.needed
+    assert {"inv/.s", "inv/group_vars/all.yml"} <= closure.needed
+
+
+def test_links_to_their_own_directory_end_quickly():
+    tree = {f"d/l{i}": MODE_SYMLINK for i in range(30)} | {"d/hosts": FILE}
+    closure = Closure(tree, lambda path: ".").run(["d"])
+    assert closure.needed == set(tree)

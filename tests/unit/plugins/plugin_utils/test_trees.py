@@ -11,13 +11,22 @@ from dulwich.repo import Repo
 from ansible_collections.vcs.inventory.plugins.plugin_utils import trees
 
 
+class Link:
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
 def commit_files(repo: Repo, files: dict) -> str:
-    """Write files ({path: bytes}) as one commit straight into repo's object store."""
+    """Write files ({path: bytes, or Link(target)}) as one commit straight into repo's object store."""
     def build(entries: dict) -> bytes:
         tree = Tree()
         for name, value in entries.items():
             if isinstance(value, dict):
                 tree.add(name.encode(), 0o040000, build(value))
+            elif isinstance(value, Link):
+                blob = Blob.from_string(value.target.encode())
+                repo.object_store.add_object(blob)
+                tree.add(name.encode(), 0o120000, blob.id)
             else:
                 blob = Blob.from_string(value)
                 repo.object_store.add_object(blob)
@@ -149,3 +158,101 @@ def test_remove_tree_copes_with_read_only_parts(tmp_path):
     os.symlink(str(tmp_path), link)
     trees.remove_tree(str(link))  # a symlink goes, never what it points at
     assert not link.exists() and tmp_path.exists()
+
+
+def dot_chain(levels: int, tail: str, dots: int = 5) -> str:
+    """From inv/<dir>/: up to inv, through inv/.s (inv itself) `dots` times, then up `levels`: inside on paper."""
+    return "../" + ".s/" * dots + "../" * levels + tail
+
+
+@pytest.fixture
+def secret(tmp_path):
+    (tmp_path / "secret.yml").write_text("stolen: OUTSIDE-MARKER\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "vault.yml").write_text("stolen: OUTSIDE-MARKER\n")
+    return tmp_path
+
+
+def contents(root: str) -> list[bytes]:
+    """Everything a reader of the tree can open, following every link it holds."""
+    found = []
+    for dirpath, _dirs, names in os.walk(root, followlinks=False):
+        for name in names + _dirs:
+            full = os.path.join(dirpath, name)
+            if os.path.isfile(full):
+                found.append(read(full))
+            elif os.path.isdir(full) and os.path.islink(full):
+                found += [read(os.path.join(full, n)) for n in os.listdir(full) if os.path.isfile(os.path.join(full, n))]
+    return found
+
+
+def test_links_that_leave_on_disk_are_never_written(repo, trees_dir, secret):
+    # trees_dir is <tmp>/trees, a tree <tmp>/trees/<sha>: inv/ is three levels below <tmp>.
+    commit = commit_files(repo, {
+        "inv/hosts.yml": b"all:\n  hosts:\n    web1:\n",
+        "inv/.s": Link("."),
+        "inv/group_vars/all.yml": Link(dot_chain(3, "secret.yml")),
+        "inv/group_vars/web.yml": b"port: 80\n",
+        "inv/host_vars/web1": Link(dot_chain(3, "outside")),
+        "inv/host_vars/web2.yml": b"a: 1\n",
+        "inv/chain_a": Link("chain_b"), "inv/chain_b": Link("host_vars/web1/vault.yml"),
+        "inv/inside": Link(".s/.s/hosts.yml"),
+        "inv/loop_a": Link("loop_b"), "inv/loop_b": Link("loop_a"),
+    })
+    warnings = trees.build_tree(repo, commit, trees_dir)
+    root = os.path.join(trees_dir, commit)
+    for rel in ("inv/group_vars/all.yml", "inv/host_vars/web1", "inv/chain_a", "inv/chain_b"):
+        assert not os.path.lexists(os.path.join(root, rel)), rel
+        assert any(w.startswith(f"skipped the symlink {rel!r}: it points outside the repository") for w in warnings), rel
+    for rel in ("inv/loop_a", "inv/loop_b"):
+        assert not os.path.lexists(os.path.join(root, rel))
+        assert any(w.startswith(f"skipped the symlink {rel!r}: it loops") for w in warnings)
+    assert read(os.path.join(root, "inv", "inside")) == b"all:\n  hosts:\n    web1:\n"
+    assert read(os.path.join(root, "inv", "group_vars", "web.yml")) == b"port: 80\n"
+    assert not any(b"OUTSIDE-MARKER" in data for data in contents(root))
+    assert trees.check_tree(trees_dir, commit) == (None, warnings)
+    assert len(warnings) == 6
+
+
+def test_the_on_disk_rule_holds_when_a_checkout_is_widened(repo, trees_dir, secret):
+    # inv/a is inside on paper and, while inv/b is not written, on disk; inv/b -> .s/.s makes it climb out.
+    commit = commit_files(repo, {"hosts": b"x\n", "inv/.s": Link("."), "inv/b": Link(".s/.s"),
+                                 "inv/a": Link("b/../../z")})
+    trees.build_tree(repo, commit, trees_dir, only={"hosts", "inv/a"}, scope=("hosts",))
+    root = os.path.join(trees_dir, commit)
+    assert os.readlink(os.path.join(root, "inv", "a")) == "b/../../z"
+    warnings = trees.extend_tree(repo, commit, trees_dir, only={"inv/.s", "inv/b"}, scope=("",))
+    # On disk inv/b is inv, so inv/a is inv/../../z, the z beside the checkout: it goes before inv/b is written.
+    assert not os.path.lexists(os.path.join(root, "inv", "a"))
+    assert os.readlink(os.path.join(root, "inv", "b")) == ".s/.s"
+    assert any(w.startswith("skipped the symlink 'inv/a': it points outside the repository") for w in warnings)
+    assert trees.check_tree(trees_dir, commit)[0] is None
+
+
+def test_a_link_changed_or_planted_with_its_manifest_is_noticed(repo, trees_dir, secret):
+    commit = commit_files(repo, {"inv/hosts.yml": b"x\n", "inv/.s": Link("."), "inv/vars": Link("hosts.yml")})
+    assert trees.build_tree(repo, commit, trees_dir) == []
+    root = os.path.join(trees_dir, commit)
+    link = os.path.join(root, "inv", "vars")
+    os.unlink(link)
+    os.symlink("hosts.yml/..", link)
+    assert "the symlink 'inv/vars' was changed" in trees.check_tree(trees_dir, commit)[0]
+    # A restored cache whose manifest agrees with its links: the links are followed on disk all the same.
+    planted = ".s/.s/.s/../../../secret.yml"  # inv/.s/.s/.s is inv: this is the trees directory's secret.yml
+    os.unlink(link)
+    os.symlink(planted, link)
+    manifest = trees.read_manifest(trees_dir, commit)
+    manifest["files"]["inv/vars"][4] = planted
+    trees._write_manifest(trees_dir, commit, manifest)
+    assert trees.check_tree(trees_dir, commit)[0] == "the symlink 'inv/vars' leads outside the checkout"
+
+
+def test_a_tree_of_the_older_format_is_outdated(repo, trees_dir):
+    commit = commit_files(repo, FILES)
+    trees.build_tree(repo, commit, trees_dir)
+    manifest = trees.read_manifest(trees_dir, commit)
+    del manifest["format"]
+    from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_json
+    write_json(trees.manifest_path(trees_dir, commit), manifest)
+    assert trees.check_tree(trees_dir, commit)[0] == trees.OUTDATED
