@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, deadline, locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, deadline, locking, pack_limit, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_entry import CacheEntry
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import default_cache_dir, private_dir, private_packs, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -206,6 +206,9 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         raise SyncError(f"cannot use {entry.remote.safe_url}: {exc}") from None
     except trees.UnsafeTree as exc:
         return _fallback(entry, state, f"refusing to check out {entry.remote.safe_url}: {exc}")
+    except pack_limit.TooLarge as exc:  # max_file_size: the commit is refused, as an unusable one
+        _point_version_ref_back(entry, last_commit)
+        return _fallback(entry, state, f"cannot check out {entry.remote.safe_url}: {exc.describe()}")
     state = {
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
         "url": entry.remote.safe_url, "ids_checked": True, "checked_at": checked_at,

@@ -14,7 +14,7 @@ import warnings
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, pack_limit, partial_fetch, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -82,6 +82,7 @@ class MirrorFetch:
     def fetch(self, repo) -> tuple[str, str]:
         """Fetch the configured version into repo; return (commit, display name)."""
         client, path, protocol = make_client(self.remote, self.opts.transport)
+        pack_limit.watch(client, self.max_file_size)
         try:
             return self._fetch_with(client, path, protocol, repo)
         finally:
@@ -118,7 +119,7 @@ class MirrorFetch:
         if self.remote.kind in ("git", "ssh"):
             negotiate_in_order(client, repo)
         write_shallow_only_on_change(repo)
-        filter_spec = b"blob:none" if self.wants_partial() else None
+        filter_spec = b"blob:none" if self.wants_partial() else self.size_filter()
         server = partial_fetch.watch_capabilities(client)
         result = None
         what = f"the version {opts.version or 'HEAD'}"
@@ -134,7 +135,7 @@ class MirrorFetch:
                 if not (filter_spec and not isinstance(exc, deadline.SyncTimeout) and server.answered and server.filters):
                     raise
                 # The server advertised a filter, then refused this one: the whole commit, as without filters.
-                self.progress(f"the server refused the filter blob:none ({exc}); fetching without it")
+                self.progress(f"the server refused the filter {filter_spec.decode()} ({exc}); fetching without it")
                 filter_spec = None
                 result = self.call_remote(fetch, what)
                 server.filters = False
@@ -181,6 +182,20 @@ class MirrorFetch:
         return self.scope != needed_set.WHOLE_TREE and server.get("filter") is not False \
             and server.get("blobs_by_id") is not False
 
+    @property
+    def max_file_size(self) -> int:
+        return getattr(self.opts, "max_file_size", 0) or 0
+
+    def size_filter(self) -> bytes | None:
+        """The whole tree: where the server filters, it holds back files over max_file_size (blob:limit).
+
+        The checkout then finds them missing and asks for them by id, which stops at their size.
+        """
+        server = read_json(self.server_file) or {}
+        if not self.max_file_size or server.get("filter") is False or server.get("blobs_by_id") is False:
+            return None
+        return b"blob:limit=%d" % (self.max_file_size * pack_limit.MIB)
+
     def remember_server(self, **support: bool) -> None:
         """Keep what the server supports (filter, blobs_by_id) for the next runs of this entry."""
         known = read_json(self.server_file) or {}
@@ -190,6 +205,7 @@ class MirrorFetch:
     def fetch_blobs(self, repo, commit: str, ids: list[bytes]) -> None:
         """Fetch the blobs ids by id in one request; where the server refuses, fetch commit whole instead."""
         client, path, protocol = make_client(self.remote, self.opts.transport)
+        pack_limit.watch(client, self.max_file_size)
         try:
             self.progress(f"fetching {len(ids)} files of {commit[:12]} that the inventory needs")
             try:

@@ -121,3 +121,47 @@ def test_lock_timeout_bounds_the_wait_for_a_checkout_lock(ansible, upstream, git
         holder.stdout.close()
     fd_free = ansible.inventory("-i", source, "--list")
     assert fd_free.returncode == 0, fd_free.stderr
+
+
+def big_blob_repo(root: str, name: str, filters: bool) -> None:
+    """A bare repository whose inventory directory holds a 512 MiB file of zeros (about 0.5 MiB packed)."""
+    work = os.path.join(root, name + "-work")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.invalid")
+
+    def git(*args, **kwargs):
+        return subprocess.run(["git", *args], cwd=work, env=env, check=True, capture_output=True, **kwargs).stdout
+
+    os.makedirs(os.path.join(work, "inv"))
+    git("init", "-q")
+    with open(os.path.join(work, "inv", "hosts"), "w") as handle:
+        handle.write(HOSTS)
+    zeros = subprocess.Popen(["head", "-c", "512M", "/dev/zero"], stdout=subprocess.PIPE)
+    blob = git("hash-object", "-w", "--stdin", stdin=zeros.stdout).decode().strip()
+    zeros.wait()
+    git("update-index", "--add", "--cacheinfo", f"100644,{blob},inv/big.bin")
+    git("add", "inv/hosts")
+    git("commit", "-qm", "inventory with a big file")
+    bare = os.path.join(root, name + ".git")
+    git("clone", "-q", "--bare", work, bare)
+    if filters:
+        for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+            subprocess.run(["git", "-C", bare, "config", key, "true"], check=True)
+
+
+def entry_bytes(entry: str) -> int:
+    return sum(os.lstat(os.path.join(d, n)).st_size for d, _s, names in os.walk(entry) for n in names)
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["filtering-server", "plain-server"])
+def test_a_file_over_max_file_size_is_never_fetched_whole_or_written(ansible, repos_root, git_daemon, tmp_path,
+                                                                      filters):
+    big_blob_repo(repos_root, "big", filters)
+    source = write_source(tmp_path, url=git_daemon.url("big"), path="inv")
+    proc = ansible.inventory("-i", source, "--list")
+    # Only a filtering server lets the run know which file it was: elsewhere the size arrives first.
+    named = "the file inv/big.bin is 512.0 MiB" if filters else "a file is 512.0 MiB"
+    assert_failed_cleanly(proc, named, "(536870912 bytes)", "max_file_size (64 MiB)", "option 'max_file_size'")
+    entry = only_entry(ansible.cache_dir)
+    assert entry_bytes(entry) < 4 * 1024 * 1024  # neither the mirror nor a checkout holds it
+    assert not [n for n in os.listdir(os.path.join(entry, "trees")) if not n.startswith(".")]
