@@ -202,6 +202,27 @@ def scaling(bench: Bench, daemon_root: str, fast: CountingProxy, hosts: int) -> 
     bench.facts["big_hosts"] = hosts
 
 
+def long_lived(bench: Bench, daemon_root: str, fast: CountingProxy, builds: int = 30) -> None:
+    """One process that builds the inventory again and again (ansible-runner, a test harness): a new
+    InventoryManager per build of a 3,000-host inventory, through the plugin (warm: the stored parse
+    is restored) and from a local directory; the RSS after each build and the replaced inventories
+    still alive. Not timed: a memory figure."""
+    print(f"long-lived process: {builds} builds of 3,000 hosts", flush=True)
+    bare = os.path.join(daemon_root, "rebuilds.git")
+    synthetic_repo.build(bare, hosts=3000, groups=50, commits=2)
+    local = os.path.join(bench.work, "rebuilds-local")
+    synthetic_repo.git("clone", "-q", bare, local)
+    plugin = bench.source("rebuilds", f"git://127.0.0.1:{fast.port}/rebuilds.git")
+    bench.once("parse", plugin)  # the first run syncs and stores the parse
+    for name, source in (("plugin", plugin), ("local", os.path.join(local, "inventory"))):
+        result = bench.once("rebuilds", source, "--builds", str(builds))
+        rss = [kb / 1024 for kb in result["rss_kb"]]
+        bench.facts.setdefault("rebuilds", {})[name] = {
+            "first_mib": rss[0], "last_mib": rss[-1], "max_mib": max(rss), "growth_mib": rss[-1] - rss[0],
+            "waiting_max": max(result["waiting"]), "builds": builds,
+        }
+
+
 JOB_PLAY = """\
 - hosts: group_07
   gather_facts: false
@@ -265,6 +286,8 @@ def main() -> int:
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "performance.md"))
     parser.add_argument("--big-only", action="store_true", help="only the big-repository case; print, write no page")
     parser.add_argument("--job-only", action="store_true", help="only the job-start case; print, write no page")
+    parser.add_argument("--long-lived-only", action="store_true",
+                        help="only the rebuilds in one long-lived process; print, write no page")
     parser.add_argument("--job-json", help="with --job-only: also write the job-start summary to this JSON file")
     parser.add_argument("--other-cores", nargs="*", default=[], metavar="JSON",
                         help="job-start summaries (--job-json) of other ansible-core releases, shown beside this one")
@@ -287,6 +310,12 @@ def main() -> int:
             print(big_repo.table(results))
             print(report.console(results))
             return 0
+        if args.long_lived_only:
+            daemon = GitDaemon(daemon_root)
+            with CountingProxy(daemon.port) as fast:
+                long_lived(bench, daemon_root, fast)
+            print(report.rebuilds_table(bench.facts))
+            return 0
         if args.job_only:
             daemon = GitDaemon(daemon_root)
             with CountingProxy(daemon.port) as fast:
@@ -305,6 +334,7 @@ def main() -> int:
             scenarios(bench, bare, fast, capped)
             scaling(bench, daemon_root, fast, args.big_hosts)
             big_repo.measure(bench, daemon_root, capped, fast)
+            long_lived(bench, daemon_root, fast)
             job_start(bench, daemon_root, fast, max(args.job_runs, 7))
         bench.facts["job_other"] = [report.read_job_facts(path) for path in args.other_cores]
         bench.facts.update(load_before=load_before, load_after=os.getloadavg(), minutes=(time.time() - started) / 60,

@@ -209,6 +209,19 @@ def machine(facts: dict) -> str:
             f"- Python {platform.python_version()}, {versions}, {git}")
 
 
+def rebuilds_table(facts: dict) -> str:
+    """The long-lived process: RSS over repeated builds, plugin beside a local directory."""
+    rows = facts.get("rebuilds") or {}
+    lines = ["| Source | RSS after build 1 | after the last | peak | growth | replaced inventories alive (max) |",
+             "|---|---|---|---|---|---|"]
+    for name, label in (("plugin", "the plugin (stored parse restored)"), ("local", "a local directory")):
+        row = rows.get(name)
+        if row:
+            lines.append(f"| {label} | {row['first_mib']:.0f} MiB | {row['last_mib']:.0f} MiB | {row['max_mib']:.0f} MiB "
+                         f"| {row['growth_mib']:+.0f} MiB | {row['waiting_max']} |")
+    return "\n".join(lines)
+
+
 def document(r: dict, facts: dict, template: str) -> str:
     repo = facts["repo"]
     with open(template, encoding="utf-8") as handle:
@@ -222,7 +235,8 @@ def document(r: dict, facts: dict, template: str) -> str:
         "job_other": job_other_tables(facts),
         "big_repo_table": big_repo.table(r), "big_files": f"{facts['big_repo']['files']:,}",
         "big_blobs": facts["big_repo"]["blobs"], "big_blob_mb": f"{facts['big_repo']['blob_mb']:g}",
-        "big_tags": facts["big_repo"]["tags"],
+        "big_tags": facts["big_repo"]["tags"], "rebuilds": rebuilds_table(facts),
+        "rebuild_count": (facts.get("rebuilds") or {}).get("plugin", {}).get("builds", "-"),
     }
     for key, value in values.items():
         text = text.replace("{" + key + "}", str(value))

@@ -5,6 +5,9 @@
         excludes Python and Ansible start-up, which every variant pays alike.
     python run_once.py sync URL CACHE_DIR
         The plugin's Git sync alone (vcs.inventory's git_cache.sync), dulwich imports included.
+    python run_once.py rebuilds SOURCE [--builds 30]
+        A long-lived process (ansible-runner, a test harness): a new InventoryManager per build, the
+        RSS after each, and how many replaced inventories are still alive (waiting for the collector).
 
 Run by bench.py with ANSIBLE_COLLECTIONS_PATH pointing at the installed collection.
 """
@@ -58,6 +61,38 @@ def sync(args) -> dict:
     return {"seconds": time.perf_counter() - start, "commit": checkout.commit}
 
 
+def rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rebuilds(args) -> dict:
+    import weakref
+
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
+    loader = DataLoader()
+    rss, waiting, built = [], [], []
+    manager = None
+    for _ in range(args.builds):
+        manager = InventoryManager(loader=loader, sources=[args.source])
+        if len(manager.get_hosts()) < 1:
+            raise SystemExit(f"no hosts parsed from {args.source}")
+        # The inventory data, not the manager: the host and group objects are what would pile up.
+        built.append(weakref.ref(manager._inventory))
+        # Alive but replaced by an earlier build than the previous one: the previous one is still
+        # referenced (the variable is reassigned only after the next build returns).
+        waiting.append(sum(1 for ref in built[:-2] if ref() is not None))
+        rss.append(rss_kb())
+    return {"rss_kb": rss, "waiting": waiting, "hosts": len(manager.get_hosts())}
+
+
 def peak_rss_kb() -> int:
     """This process's own peak RSS. ru_maxrss would also count the parent's memory at the fork."""
     try:
@@ -80,8 +115,11 @@ def main() -> int:
     two = commands.add_parser("sync")
     two.add_argument("url")
     two.add_argument("cache_dir")
+    three = commands.add_parser("rebuilds")
+    three.add_argument("source")
+    three.add_argument("--builds", type=int, default=30)
     args = parser.parse_args()
-    result = parse(args) if args.command == "parse" else sync(args)
+    result = {"parse": parse, "sync": sync, "rebuilds": rebuilds}[args.command](args)
     result["maxrss_kb"] = peak_rss_kb()
     print(json.dumps(result))
     return 0

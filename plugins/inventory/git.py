@@ -106,16 +106,45 @@ options:
         key: on_sync_failure
     version_added: 0.1.0
   timeout:
-    description: Seconds to wait for the remote to connect or answer before the sync counts as failed.
+    description:
+      - Seconds of the longest single wait on the remote (to connect, or for the next bytes of an answer),
+        on every transport, HTTP(S) included. A wait that runs out fails the sync at once; nothing is retried.
     type: int
     default: 60
     env:
       - name: ANSIBLE_VCS_INVENTORY_TIMEOUT
     version_added: 0.1.0
+  sync_timeout:
+    description:
+      - Seconds the whole network part of one sync may take (connect, negotiate, fetch, the fetches of the
+        files the inventory needs), however slowly the server answers within O(timeout).
+      - Past it the sync fails like an outage (see O(on_sync_failure)), the cache entry's lock is released,
+        and nothing half-fetched is used or kept. V(0) sets no limit.
+    type: int
+    default: 300
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_SYNC_TIMEOUT
+    ini:
+      - section: vcs_inventory
+        key: sync_timeout
+    version_added: 0.2.0
+  max_file_size:
+    description:
+      - Largest file, in MiB, that the inventory may need from the repository. A larger file under O(path)
+        is never read whole into memory or written to the cache; the source fails naming the file and its size.
+      - Where the server supports filters the larger files are held back on the server. Where it does not, a
+        larger file anywhere in the fetched commit fails the source (its size is seen in the pack's stream,
+        before it is read). V(0) sets no limit.
+    type: int
+    default: 64
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_MAX_FILE_SIZE
+    version_added: 0.2.0
   lock_timeout:
     description:
-      - Seconds to wait for another process that is syncing the same cache entry.
-      - When exceeded, the error names the cache entry and the process holding it.
+      - Seconds to wait for each lock of the cache the run needs (the cache entry's, while another process
+        syncs it; a checkout's, while another process removes it).
+      - When exceeded, the error names the lock and the process holding it.
     type: int
     default: 300
     env:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, pack_limit, partial_fetch, trees
 
 __metaclass__ = type
 
@@ -78,7 +78,30 @@ class Checkouts:
     def _get_blobs(self, repo, commit: str, ids: list[bytes], online: bool) -> None:
         if not online:
             raise partial_fetch.MissingObjects(f"{len(ids)} files of {commit[:12]} are not in the cached mirror")
-        self.fetch_blobs(repo, commit, ids)
+        try:
+            self.fetch_blobs(repo, commit, ids)
+        except pack_limit.TooLarge:
+            raise self._name_too_large(repo, commit, ids) from None
+
+    def _name_too_large(self, repo, commit: str, ids: list[bytes]) -> pack_limit.TooLarge:
+        """Which of ids is over max_file_size: halve the set until one is left (each try stops at a header)."""
+        candidates = [sha for sha in ids if sha not in repo.object_store]
+        while len(candidates) > 1:
+            half = candidates[:len(candidates) // 2]
+            try:
+                self.fetch_blobs(repo, commit, half)
+            except pack_limit.TooLarge:
+                candidates = half
+            else:
+                candidates = [sha for sha in candidates[len(half):] if sha not in repo.object_store]
+        try:
+            self.fetch_blobs(repo, commit, candidates)
+        except pack_limit.TooLarge as exc:
+            names = {sha: p for p, _m, sha in trees.commit_entries(repo, commit)}
+            exc.path = names.get(candidates[0], b"?").decode("utf-8", "replace")
+            exc.args = (exc.describe(),)
+            return exc
+        return pack_limit.TooLarge(0, self.max_file_size)  # pragma: no cover - the server changed its mind
 
     def usable_tree(self, commit: str) -> list[str] | None:
         """The warnings of the checkout of commit when it is exactly as written and holds the paths, else None."""

@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, deadline, locking, pack_limit, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_entry import CacheEntry
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import default_cache_dir, private_dir, private_packs, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -54,6 +54,8 @@ class SyncOptions:
     cache_dir: str | None = None
     timeout: float = 60
     lock_timeout: float = 300
+    sync_timeout: float = 300  # the whole network part of one sync (0: no limit)
+    max_file_size: int = 64  # MiB: a needed file above it fails the source (0: no limit)
     refresh_interval: float = 0
     on_sync_failure: str = "fail"
     force: bool = False  # ignore refresh_interval (--flush-cache, meta: refresh_inventory)
@@ -85,17 +87,9 @@ class Checkout:
 
 
 def _pin_tree(entry: CacheEntry, commit: str) -> int:
-    """Hold a shared lock on the checkout for as long as this process reads it."""
-    return locking.try_lock(tree_lock(entry.trees, commit), shared=True) or _blocking_shared(entry, commit)
-
-
-def _blocking_shared(entry: CacheEntry, commit: str) -> int:
-    import fcntl
-
-    fd = os.open(tree_lock(entry.trees, commit), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    return fd
+    """Hold a shared lock on the checkout for as long as this process reads it (waiting up to lock_timeout)."""
+    return locking.wait_for_lock(tree_lock(entry.trees, commit), entry.opts.lock_timeout,
+                                 f"the checkout {commit[:12]} of {entry.remote.safe_url}", shared=True)
 
 
 def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
@@ -205,6 +199,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit
     checked_at = time.time()
+    entry.deadline = deadline.Deadline(opts.sync_timeout)  # the network part begins
     try:
         commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
     except RemoteFailure as exc:
@@ -219,6 +214,9 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         raise SyncError(f"cannot use {entry.remote.safe_url}: {exc}") from None
     except trees.UnsafeTree as exc:
         return _fallback(entry, state, f"refusing to check out {entry.remote.safe_url}: {exc}")
+    except pack_limit.TooLarge as exc:  # max_file_size: the commit is refused, as an unusable one
+        _point_version_ref_back(entry, last_commit)
+        return _fallback(entry, state, f"cannot check out {entry.remote.safe_url}: {exc.describe()}")
     state = {
         "version": opts.version, "name": name, "commit": commit, "synced_at": time.time(),
         "url": entry.remote.safe_url, "ids_checked": True, "checked_at": checked_at,

@@ -94,7 +94,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     depth = opt("depth")
     if depth is None or depth < 0:
         raise AnsibleParserError(f"the option 'depth' must be 0 (full history) or a positive number, got {depth!r}")
-    for name in ("timeout", "lock_timeout", "refresh_interval", "cache_max_age"):
+    for name in ("timeout", "lock_timeout", "sync_timeout", "max_file_size", "refresh_interval", "cache_max_age"):
         if opt(name) is not None and opt(name) < 0:
             raise AnsibleParserError(f"the option '{name}' must not be negative, got {opt(name)!r}")
     transport = TransportOptions(
@@ -104,7 +104,8 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     )
     sync_opts = SyncOptions(
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
-        lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
+        lock_timeout=opt("lock_timeout"), sync_timeout=opt("sync_timeout"), max_file_size=opt("max_file_size"),
+        refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
         transport=transport, verify=_verify_options(opt), paths=paths,
     )

@@ -65,6 +65,48 @@ def release(fd: int | None) -> None:
             pass
 
 
+def lock_holders(path: str, exclusive_only: bool = False) -> list[int]:
+    """The pids that hold a flock on path, as Linux lists them in /proc/locks (empty elsewhere or unknown)."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return []
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = []
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1311 0 EOF"; a waiter's line has "->" after the number.
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or (exclusive_only and fields[3] != "WRITE"):
+            continue
+        if fields[5] == wanted and fields[4].isdigit():
+            pids.append(int(fields[4]))
+    return sorted(set(pids))
+
+
+def _describe_holders(pids: list[int]) -> str:
+    if not pids:
+        return "holder unknown"
+    return "held by " + ", ".join(f"pid {pid}" for pid in pids) + f" on host {socket.gethostname()}"
+
+
+def wait_for_lock(path: str, timeout: float, what: str, shared: bool = False) -> int:
+    """Take a lock on path, waiting up to timeout seconds (lock_timeout); its descriptor, or LockTimeout."""
+    deadline = time.monotonic() + max(timeout, 0)
+    delay = 0.01
+    while True:
+        fd = try_lock(path, shared=shared)
+        if fd is not None:
+            return fd
+        if time.monotonic() >= deadline:
+            holders = _describe_holders(lock_holders(path, exclusive_only=shared))
+            raise LockTimeout(f"timed out after {timeout:g}s waiting for the lock {path} on {what} ({holders}); "
+                              "raise 'lock_timeout' or check that process")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
 def _still_at(fd: int, path: str) -> bool:
     try:
         held, current = os.fstat(fd), os.stat(path)
@@ -89,10 +131,10 @@ class EntryLock:
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"]))
             pid, host = int(info["pid"]), str(info["host"])
         except (OSError, ValueError, KeyError, TypeError, OverflowError):
-            return "holder unknown"
+            return _describe_holders(lock_holders(self.path))
         if host == socket.gethostname() and not _alive(pid):
             # The note outlived its writer; whoever holds the lock now has not written one yet.
-            return "holder unknown"
+            return _describe_holders(lock_holders(self.path))
         return f"held by pid {pid} on host {host} since {since}"
 
     def __enter__(self) -> EntryLock:

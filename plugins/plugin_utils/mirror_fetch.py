@@ -12,8 +12,9 @@ import os
 import uuid
 import warnings
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, refnames, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, pack_limit, partial_fetch, refnames, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -33,6 +34,8 @@ __metaclass__ = type
 
 class MirrorFetch:
     """The mirror and the fetches into it (needs remote, opts, mirror, path, scope, server_file, progress)."""
+
+    deadline = deadline.Deadline(0)  # sync_timeout: set when the network part of a sync begins
 
     def open_mirror(self):
         from dulwich.repo import Repo
@@ -80,6 +83,7 @@ class MirrorFetch:
     def fetch(self, repo) -> tuple[str, str]:
         """Fetch the configured version into repo; return (commit, display name)."""
         client, path, protocol = make_client(self.remote, self.opts.transport)
+        pack_limit.watch(client, self.max_file_size)
         try:
             return self._fetch_with(client, path, protocol, repo)
         finally:
@@ -116,9 +120,10 @@ class MirrorFetch:
         if self.remote.kind in ("git", "ssh"):
             negotiate_in_order(client, repo)
         write_shallow_only_on_change(repo)
-        filter_spec = b"blob:none" if self.wants_partial() else None
+        filter_spec = b"blob:none" if self.wants_partial() else self.size_filter()
         server = partial_fetch.watch_capabilities(client)
         result = None
+        what = f"the version {opts.version or 'HEAD'}"
 
         def fetch():
             return client.fetch(path, repo, determine_wants=determine_wants, depth=depth, ref_prefix=ref_prefix,
@@ -126,19 +131,19 @@ class MirrorFetch:
 
         try:
             try:
-                result = self.call_remote(fetch)
+                result = self.call_remote(fetch, what)
             except RemoteFailure as exc:
-                if not (filter_spec and server.answered and server.filters):
+                if not (filter_spec and not isinstance(exc, deadline.SyncTimeout) and server.answered and server.filters):
                     raise
                 # The server advertised a filter, then refused this one: the whole commit, as without filters.
-                self.progress(f"the server refused the filter blob:none ({exc}); fetching without it")
+                self.progress(f"the server refused the filter {filter_spec.decode()} ({exc}); fetching without it")
                 filter_spec = None
-                result = self.call_remote(fetch)
+                result = self.call_remote(fetch, what)
                 server.filters = False
             if server.answered:
                 self.remember_server(filter=server.filters)
         except RemoteFailure as exc:
-            if not resolved.get("by_id"):
+            if not resolved.get("by_id") or isinstance(exc, deadline.SyncTimeout):
                 raise
             # The server would not serve a bare commit id: fetch fully and look it up.
             self.progress(f"fetching {opts.version} by id failed ({exc}); trying a full fetch")
@@ -183,6 +188,20 @@ class MirrorFetch:
         return self.scope != needed_set.WHOLE_TREE and server.get("filter") is not False \
             and server.get("blobs_by_id") is not False
 
+    @property
+    def max_file_size(self) -> int:
+        return getattr(self.opts, "max_file_size", 0) or 0
+
+    def size_filter(self) -> bytes | None:
+        """The whole tree: where the server filters, it holds back files over max_file_size (blob:limit).
+
+        The checkout then finds them missing and asks for them by id, which stops at their size.
+        """
+        server = read_json(self.server_file) or {}
+        if not self.max_file_size or server.get("filter") is False or server.get("blobs_by_id") is False:
+            return None
+        return b"blob:limit=%d" % (self.max_file_size * pack_limit.MIB)
+
     def remember_server(self, **support: bool) -> None:
         """Keep what the server supports (filter, blobs_by_id) for the next runs of this entry."""
         known = read_json(self.server_file) or {}
@@ -192,18 +211,23 @@ class MirrorFetch:
     def fetch_blobs(self, repo, commit: str, ids: list[bytes]) -> None:
         """Fetch the blobs ids by id in one request; where the server refuses, fetch commit whole instead."""
         client, path, protocol = make_client(self.remote, self.opts.transport)
+        pack_limit.watch(client, self.max_file_size)
         try:
             self.progress(f"fetching {len(ids)} files of {commit[:12]} that the inventory needs")
             try:
                 self.call_remote(lambda: partial_fetch.fetch_objects(
-                    client, path, repo, ids, protocol, progress=self._progress_bytes))
+                    client, path, repo, ids, protocol, progress=self._progress_bytes),
+                    f"{len(ids)} files of {commit[:12]}")
                 self.remember_server(blobs_by_id=True)
                 return
+            except deadline.SyncTimeout:
+                raise
             except RemoteFailure as exc:
                 self.progress(f"the server would not send files by id ({exc}); fetching {commit[:12]} whole")
             depth = self.opts.depth if self.opts.depth and self.opts.depth > 0 else None
             self.call_remote(lambda: partial_fetch.fetch_objects(
-                client, path, repo, [commit.encode()], protocol, depth=depth, progress=self._progress_bytes))
+                client, path, repo, [commit.encode()], protocol, depth=depth, progress=self._progress_bytes),
+                f"the whole commit {commit[:12]}")
             self.remember_server(blobs_by_id=False)
         finally:
             client.close()
@@ -223,7 +247,7 @@ class MirrorFetch:
         try:
             self.call_remote(lambda: client.fetch(
                 path, repo, determine_wants=repo.object_store.determine_wants_all,
-                protocol_version=protocol, progress=self._progress_bytes))
+                protocol_version=protocol, progress=self._progress_bytes), "the full history")
             matches = [m.decode() for m in repo.object_store.iter_prefix(version.lower().encode())]
             commits = [m for m in matches if repo[m.encode()].type_name in (b"commit", b"tag")]
             if not commits:
@@ -256,27 +280,36 @@ class MirrorFetch:
             if name.startswith(b"v-") and sha in new_repo.object_store:
                 new_repo.refs[b"refs/heads/" + name] = sha
 
-    def call_remote(self, call):
-        """Run one network call under the timeout; a remote failure becomes RemoteFailure.
+    def call_remote(self, call, what: str):
+        """Run one network call under the timeout and sync_timeout; a remote failure becomes RemoteFailure.
 
-        The original exception is not kept (not even as __cause__): its traceback pins the
-        connection's socket until interpreter exit, which then warns about it.
+        what names what is being fetched (for sync_timeout's message). The original exception is not
+        kept (not even as __cause__): its traceback pins the connection's socket until interpreter
+        exit, which then warns about it.
         """
-        message = None
+        limit = self.deadline
+        if limit.expired():
+            raise limit.error(self.remote.safe_url, what)
+        message = guard = None
         with warnings.catch_warnings():
             # A handshake that times out leaves dulwich's connection to the garbage collector,
             # which reports it as a ResourceWarning when the exception goes.
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                with socket_timeout(self.opts.timeout):
+                with socket_timeout(limit.wait(self.opts.timeout)), deadline.guarded(limit) as guard:
                     return call()
             except VersionNotFound:
                 raise
             except Exception as exc:  # noqa: BLE001 - sorted into remote or local failures right here
-                if not is_remote_error(exc):
+                if (guard is not None and guard.cut) or limit.expired():  # whatever a cut connection raised: the deadline ended it
+                    message = None
+                elif not is_remote_error(exc):
                     raise
-                message = describe_remote_error(exc, self.remote, self.opts.timeout)
+                else:
+                    message = describe_remote_error(exc, self.remote, self.opts.timeout)
             gc.collect()
+        if message is None:
+            raise limit.error(self.remote.safe_url, what)
         raise RemoteFailure(message)
 
     def _progress_bytes(self, data: bytes) -> None:

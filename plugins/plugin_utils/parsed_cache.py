@@ -21,7 +21,6 @@ decrypted). Inline `!vault` values are stored as their ciphertext.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
@@ -291,8 +290,6 @@ class _WatchedPlugin:
 def _replay(data, ops) -> None:
     methods = {name: internals.inventory_method(data, name) for name in _RECORDED}
     previous = current = data.current_source
-    enabled = gc.isenabled()
-    gc.disable()  # tens of thousands of new objects: collections would cost more than the replay
     try:
         for name, args, kwargs, source in ops:
             if source is not current:
@@ -303,5 +300,3 @@ def _replay(data, ops) -> None:
                 methods[name](data, *args)
     finally:
         data.current_source = previous
-        if enabled:
-            gc.enable()

@@ -20,7 +20,6 @@ the calls. The snapshot is optional: it is left out where _ansible_internals can
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import hmac
 import io
@@ -33,6 +32,7 @@ import time
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_atomic
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import PARSE_KEY
 
@@ -155,8 +155,8 @@ def read(path: str, key: str, commit: str, loader, snapshot: bool = False, *, se
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None
-    enabled = gc.isenabled()
-    gc.disable()
+    paused = long_lived.collector_paused()  # as the restore that follows: see long_lived
+    paused.__enter__()
     try:
         with handle:
             header = json.loads(handle.readline())
@@ -183,16 +183,15 @@ def read(path: str, key: str, commit: str, loader, snapshot: bool = False, *, se
     except Exception as exc:  # noqa: BLE001 - damage shows up as many types; the file is never used then
         raise Damaged(f"{type(exc).__name__}: {exc}") from None
     finally:
-        if enabled:
-            gc.enable()
+        paused.__exit__(None, None, None)
 
 
 def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot=None, *, secret: bytes) -> None:
     """Write the recorded calls, and the snapshot of hosts and groups (from _ansible_internals) if any."""
     head = io.BytesIO()
     stream = io.BytesIO()
-    enabled = gc.isenabled()
-    gc.disable()
+    paused = long_lived.collector_paused()
+    paused.__enter__()
     try:
         if snapshot is not None:
             internals.dump_snapshot(snapshot, head, _persistent_id)
@@ -202,8 +201,7 @@ def write(path: str, key: str, commit: str, ops: list, extra: dict, snapshot=Non
             pickler.dump(ops[start:start + CHUNK])
             pickler.clear_memo()
     finally:
-        if enabled:
-            gc.enable()
+        paused.__exit__(None, None, None)
     first, body = head.getbuffer(), stream.getbuffer()
     header = dict(extra, format=FORMAT, key=key, commit=commit, snapshot_size=len(first))
     header = json.loads(json.dumps(header))  # as a reader will see it (tuples are lists there)

@@ -77,12 +77,18 @@ def _ssh_vendor():
     class _Vendor(SubprocessSSHVendor):
         def run_command(self, *args, **kwargs):
             try:
-                return super().run_command(*args, **kwargs)
+                wrapper = super().run_command(*args, **kwargs)
             except FileNotFoundError:
                 raise SshClientMissing(
                     "the OpenSSH client program 'ssh' is missing from PATH; SSH URLs need it (package openssh-client "
                     "on Debian and Ubuntu, openssh-clients on Fedora and RHEL; see bindep.txt)"
                 ) from None
+            proc = getattr(wrapper, "proc", None)  # dulwich 0.21-1.2: SubprocessWrapper.proc
+            if proc is not None:
+                from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
+
+                deadline.watch_process(proc)  # sync_timeout ends ssh by ending the process
+            return wrapper
 
     return _Vendor()
 
@@ -93,7 +99,6 @@ class ProxyFailure(ConnectionError):
 
 def _through_proxy(manager_cls, proxy: proxies.Proxy):
     """Turn a proxy's failure into a ProxyFailure that names the proxy, not the Git server."""
-    import urllib3
     from urllib3.exceptions import MaxRetryError, ProxyError
 
     def failure(error: ProxyError) -> ProxyFailure:
@@ -108,8 +113,6 @@ def _through_proxy(manager_cls, proxy: proxies.Proxy):
     class _Proxied(manager_cls):
         # dulwich sends every request through request(): the one place to see the proxy's answer.
         def request(self, method, url, *args, **kwargs):
-            # A refused tunnel is not retried (urllib3 would send it 4 times); connection errors still are.
-            kwargs.setdefault("retries", urllib3.Retry(3, other=0, redirect=None))
             try:
                 response = super().request(method, url, *args, **kwargs)
             except MaxRetryError as exc:
@@ -150,12 +153,39 @@ def _pool_manager(remote: Remote, opts: TransportOptions):
         kwargs["cert_reqs"] = "CERT_REQUIRED" if opts.validate_certs else "CERT_NONE"
         kwargs["ca_certs"] = os.path.expanduser(opts.ca_path) if opts.ca_path else None
     if proxy is None:
-        manager_cls = urllib3.PoolManager if opts.validate_certs else _quiet_when_unverified(urllib3.PoolManager)
+        manager_cls = _bounded(urllib3.PoolManager, opts.timeout)
+        if not opts.validate_certs:
+            manager_cls = _quiet_when_unverified(manager_cls)
         return manager_cls(**kwargs)
-    manager_cls = _through_proxy(urllib3.ProxyManager, proxy)
+    manager_cls = _through_proxy(_bounded(urllib3.ProxyManager, opts.timeout), proxy)
     if not opts.validate_certs:
         manager_cls = _quiet_when_unverified(manager_cls)
     return manager_cls(proxy.url, proxy_headers=proxy.headers, **kwargs)
+
+
+def _bounded(manager_cls, timeout: float):
+    """Every request waits at most `timeout` once: no retry multiplies it, sync_timeout can shorten it.
+
+    urllib3 retries a connection or read that timed out three more times by default: a server that
+    accepts and never answers would hold the run for four timeouts while the message says one.
+    Redirects are still followed (dulwich relies on urllib3 for them).
+    """
+    import urllib3
+
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
+
+    class _Bounded(manager_cls):
+        def request(self, method, url, *args, **kwargs):  # dulwich only calls request()
+            wait = deadline.wait(timeout)
+            kwargs["timeout"] = urllib3.Timeout(connect=wait, read=wait)
+            kwargs["retries"] = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5)
+            response = super().request(method, url, *args, **kwargs)
+            sock = getattr(getattr(response, "connection", None), "sock", None)  # urllib3 1.26-2.x
+            if sock is not None:
+                deadline.watch_socket(sock.fileno())  # the body is read later: sync_timeout cuts it
+            return response
+
+    return _Bounded
 
 
 def _quiet_when_unverified(manager_cls):
@@ -192,7 +222,28 @@ def make_client(remote: Remote, opts: TransportOptions):
     client, path = get_transport_and_path(remote.url, **kwargs)
     if remote.kind == "ssh":
         client.ssh_vendor = _ssh_vendor()
+    if remote.kind == "git":
+        _watch_connections(client)
     return client, path, protocol_version
+
+
+def _watch_connections(client) -> None:
+    """Hand each git:// connection to sync_timeout's watchdog, which shuts it down at the deadline."""
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
+
+    connect = client._connect
+
+    def watched(*args, **kwargs):
+        proto, can_read, stderr = connect(*args, **kwargs)
+        # dulwich 0.21-1.2: TCPGitClient reads through the socket's file object (Protocol.read is its read).
+        reader = getattr(proto.read, "__self__", None)
+        try:
+            deadline.watch_socket(reader.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass  # then socket timeouts alone bound the call
+        return proto, can_read, stderr
+
+    client._connect = watched
 
 
 @contextlib.contextmanager

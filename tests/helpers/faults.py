@@ -32,13 +32,16 @@ def wait_until(predicate, timeout: float, interval: float = 0.005, what: str = "
 class TcpProxy:
     """A TCP listener on 127.0.0.1 in front of a server.
 
-    mode "forward" relays both ways and counts connections and bytes; "hang" accepts and never
-    answers (a server that is up but stuck); refuse() closes the port, listen() opens it again.
+    mode "forward" relays both ways and counts connections and bytes; "dribble" relays too, but passes
+    the server's answer on one byte every `delay` seconds (each wait is short, the whole never ends);
+    "hang" accepts and never answers (a server that is up but stuck); refuse() closes the port,
+    listen() opens it again.
     """
 
-    def __init__(self, target_port: int | None = None, mode: str = "forward") -> None:
+    def __init__(self, target_port: int | None = None, mode: str = "forward", delay: float = 2.0) -> None:
         self.target_port = target_port
         self.mode = mode
+        self.delay = delay
         self.port = free_port()
         self.connections = 0
         self.bytes_in = 0
@@ -95,7 +98,7 @@ class TcpProxy:
             with self._lock:
                 self.connections += 1
                 self._held.append(client)
-            if self.mode == "forward":
+            if self.mode in ("forward", "dribble"):
                 thread = threading.Thread(target=self._relay, args=(client,), daemon=True)
                 thread.start()
             # "hang": keep the socket open and never send a byte
@@ -132,6 +135,12 @@ class TcpProxy:
                     if sock is upstream:
                         with self._lock:
                             self.bytes_in += len(data)
+                    if sock is upstream and self.mode == "dribble":
+                        for index in range(len(data)):
+                            if self._stop.wait(self.delay):
+                                return
+                            client.sendall(data[index:index + 1])
+                        continue
                     peer[sock].sendall(data)
         except OSError:
             return

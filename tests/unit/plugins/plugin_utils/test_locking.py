@@ -84,9 +84,24 @@ def test_a_note_from_a_dead_holder_is_not_blamed(tmp_path):
         with pytest.raises(locking.LockTimeout) as caught:
             with locking.EntryLock(str(tmp_path), timeout=0.1, what="entry"):
                 pass
-        assert "holder unknown" in str(caught.value)
+        # Not the note's dead writer: the process that really holds the lock, as the kernel lists it.
+        assert f"pid {dead.pid} " not in str(caught.value)
+        assert f"held by pid {os.getpid()} on host {socket.gethostname()}" in str(caught.value)
     finally:
         locking.release(fd)
+
+
+def test_wait_for_lock_gives_up_after_the_timeout_naming_the_lock_and_holder(tmp_path, holder):
+    path = str(tmp_path / "lock")
+    with pytest.raises(locking.LockTimeout) as caught:
+        locking.wait_for_lock(path, 0.3, "the checkout X", shared=True)
+    message = str(caught.value)
+    assert path in message and "the checkout X" in message and f"held by pid {holder.pid}" in message
+    assert "lock_timeout" in message
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    fd = locking.wait_for_lock(path, 5, "the checkout X", shared=True)
+    locking.release(fd)
 
 
 def test_a_planted_symlink_is_not_followed(tmp_path):

@@ -143,3 +143,37 @@ def test_a_loaded_inventory_is_frozen_and_a_refresh_frees_the_old_one(source, mo
     # Host and Group refer to each other: only the cyclic collector frees them, so had the old
     # inventory stayed frozen, every refresh would keep one more inventory alive.
     assert gone() is None
+
+
+def test_after_a_rebuild_the_collector_is_never_paused():
+    long_lived.after_load(Inventory())
+    long_lived.before_load(Inventory())
+    with long_lived.collector_paused():
+        # Nothing will be frozen now: a pause would only push the collections back (and the old
+        # inventories with them).
+        assert gc.isenabled()
+
+
+def test_rebuilds_in_one_process_restore_with_the_collector_on_and_free_every_old_inventory(source, monkeypatch):
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import parsed_cache
+
+    restore = parsed_cache.internals.restore_hosts
+    collector_on = []
+
+    def watched(data, stored):
+        collector_on.append(gc.isenabled())
+        return restore(data, stored)
+
+    monkeypatch.setattr(parsed_cache.internals, "restore_hosts", watched)
+    built = []
+    manager = None
+    for _ in range(5):  # a new InventoryManager per build, as ansible-runner or a test harness does
+        manager = InventoryManager(DataLoader(), sources=[source])
+        assert manager.get_host("web1").vars["colour"] == "blue"
+        built.append(weakref.ref(manager.get_host("web1")))
+    # The first build parsed and was frozen; each later one thawed first, then restored the stored
+    # parse with the collector on, as a local directory's parse runs.
+    assert collector_on == [True] * 4
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.collect()
+    assert [ref() is None for ref in built] == [True] * 4 + [False]  # only the inventory in use is alive
