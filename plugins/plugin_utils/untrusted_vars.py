@@ -3,12 +3,10 @@
 """Which variables a repository read with trust_repo=false may set (documented in docs/trust.md).
 
 An allow-list: such a repository sets data and addressing, never how the controller runs things.
-- Among the ansible_* variables only the addressing ones survive (host, port, user and their
-  documented aliases), each value checked as a whole string;
-- any other name that sets an option of a connection, become or shell plugin Ansible can load, or
-  of Ansible itself, is dropped too (read from the plugins' own declarations: some plugins take
-  variables without the ansible_ prefix);
-- every other name is data: kept, never templated.
+Among the variables Ansible reserves for itself (ansible_*, and its internal _ansible_*) only the
+addressing ones survive (host, port, user and their documented aliases), each value checked as a
+whole string. Every connection, become and shell option Ansible and its collections read from a
+variable is named ansible_*, so none of them passes; every other name is data, never templated.
 """
 
 from __future__ import annotations
@@ -30,55 +28,6 @@ ALLOWED = ADDRESS_VARS | PORT_VARS
 HOST_OR_USER = re.compile(r"[A-Za-z0-9_.:%@+=,^/][A-Za-z0-9_.:%@+=,^/-]*")
 PORT = re.compile(r"[0-9]{1,5}")
 
-_derived: set | None = None
-
-
-def controller_settings() -> set:
-    """The variables that set an option of a loadable connection/become/shell plugin or of Ansible itself."""
-    global _derived
-    if _derived is None:
-        _derived = _derive()
-    return _derived
-
-
-def _derive() -> set:
-    from ansible import constants as C
-    from ansible.plugins.loader import become_loader, connection_loader, shell_loader
-
-    from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-
-    names = set()
-    for definition in (C.config.get_configuration_definitions() or {}).values():
-        names.update(v["name"] for v in definition.get("vars") or [] if isinstance(v, dict) and "name" in v)
-    for variables in getattr(C, "MAGIC_VARIABLE_MAPPING", {}).values():
-        names.update(variables)
-    for kind, loader in (("connection", connection_loader), ("become", become_loader), ("shell", shell_loader)):
-        for name in _plugin_names(kind, loader):
-            try:
-                plugin = loader.get(name, class_only=True)
-            except Exception:  # noqa: BLE001 - a broken third-party plugin must not stop the run
-                plugin = None
-            if plugin is None:
-                continue
-            definitions = C.config.get_configuration_definitions(kind, internals.load_name(plugin) or name) or {}
-            for definition in definitions.values():
-                names.update(v["name"] for v in definition.get("vars") or [] if isinstance(v, dict) and "name" in v)
-    return {n for n in names if isinstance(n, str)} - ALLOWED
-
-
-def _plugin_names(kind: str, loader) -> list[str]:
-    """Every plugin of a kind: ansible-core's own and those of installed collections."""
-    from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-
-    names = [internals.load_name(p) for p in loader.all(class_only=True)]
-    try:
-        from ansible.plugins.list import list_plugins
-
-        names += list(list_plugins(kind))
-    except Exception:  # noqa: BLE001 - the collection listing is best effort; RUNS_PROGRAMS still applies
-        pass
-    return sorted({n for n in names if n})
-
 
 def plain_name(value) -> bool:
     """Whether value is a plain host, user or group name (the whole string)."""
@@ -98,8 +47,6 @@ def why_dropped(name: str, value) -> str | None:
         if isinstance(value, str) and PORT.fullmatch(value) and 0 < int(value) < 65536:
             return None
         return "its value is not a port number (1-65535)"
-    if name.startswith("ansible_"):
+    if name.startswith(("ansible_", "_ansible")):
         return "only ansible_host, ansible_port, ansible_user and their aliases may be set by an untrusted repository"
-    if name in controller_settings():
-        return "it sets how the controller connects or runs things"
     return None

@@ -57,6 +57,18 @@ def _declared_program_vars() -> set:
     return names
 
 
+def test_every_variable_a_connection_become_or_shell_option_reads_is_dropped_but_addressing():
+    # The allow-list rests on Ansible's naming: every such variable is ansible_*. Checked on each core.
+    declared = set()
+    for kind, loader in (("connection", connection_loader), ("become", become_loader), ("shell", shell_loader)):
+        for plugin in loader.all(class_only=True):
+            for definition in (C.config.get_configuration_definitions(kind, plugin._load_name) or {}).values():
+                declared.update(v["name"] for v in definition.get("vars") or [] if "[" not in v["name"])
+    declared.discard("inventory_hostname")  # the last fallback of remote_addr: a magic variable Ansible sets
+    assert len(declared) > 50
+    assert sorted(n for n in declared - untrusted_vars.ALLOWED if not _dropped(n, "x")) == []
+
+
 def test_every_declared_program_var_of_this_core_is_dropped():
     declared = _declared_program_vars()
     assert {"ansible_ssh_common_args", "ansible_ssh_executable", "ansible_become_exe"} <= declared
