@@ -47,7 +47,14 @@ options:
         lists the candidates. Full commit ids are faster.
       - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
         exact commit an earlier job used (its C(git_inventory_commit)).
-    type: str
+      - May be a list of such strings (since 0.2.0). Each entry is rendered on its own, entries that render empty
+        are skipped, and the first entry that names a ref the remote advertises (branch, tag, V(HEAD), V(refs/...))
+        or that is a full commit id is used; C(git_inventory_version) says which. One ref advertisement serves the
+        whole list. When no entry matches, the run fails and lists every entry and what it rendered to.
+        Within O(refresh_interval) the last choice for the same rendered list is reused without network.
+      - For example the branch of the CI job, else the branch of the playbook, else V(main) is
+        V(["{{ lookup('env', 'CI_COMMIT_REF_NAME') }}", "{{ lookup('vcs.inventory.current_branch') }}", main]).
+    type: raw
     version_added: 0.1.0
   path:
     description:

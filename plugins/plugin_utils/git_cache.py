@@ -62,6 +62,7 @@ class SyncOptions:
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
     paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
+    version_list: list[tuple[str, str]] | None = None  # version as a list: (as written, as rendered) per entry
 
 
 @dataclass

@@ -19,6 +19,7 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import version_choice, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
@@ -80,8 +81,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     url = _template(plugin, opt("url"), "url")
     if not url or not isinstance(url, str):
         raise AnsibleParserError("the option 'url' is required: set it to the Git repository that holds the inventory")
-    version = _template(plugin, opt("version"), "version")
-    version = str(version).strip() if version not in (None, "") else None
+    version, version_list = _version(plugin, opt("version"))
     raw_paths = opt("path")
     if raw_paths in (None, ""):
         raw_paths = [""]
@@ -106,7 +106,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         url=url, version=version, depth=depth, cache_dir=opt("cache_dir"), timeout=opt("timeout"),
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
-        transport=transport, verify=_verify_options(opt), paths=paths,
+        transport=transport, verify=_verify_options(opt), paths=paths, version_list=version_list,
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
     outer = inventory_loading.nested_limits()
@@ -118,8 +118,18 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     return settings
 
 
+def _version(plugin, raw) -> tuple[str | None, list[tuple[str, str]] | None]:
+    """(the version string, None), or for a list (None, its entries as written and as rendered)."""
+    if isinstance(raw, (list, tuple)):
+        return None, version_choice.render_list(raw, lambda value: _template(plugin, value, "version"))
+    version = _template(plugin, raw, "version")
+    return (str(version).strip() if version not in (None, "") else None), None
+
+
 def _source_id(settings: Settings) -> tuple:
-    return (redact(settings.sync.url, [settings.sync.password or ""]), settings.sync.version, tuple(settings.paths))
+    version = version_lists.spec(settings.sync)
+    return (redact(settings.sync.url, [settings.sync.password or ""]),
+            tuple(version) if isinstance(version, list) else version, tuple(settings.paths))
 
 
 def _origin(plugin, option: str) -> str | None:
@@ -190,7 +200,7 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
                 parser.load(full, checkout.path)
 
     # A rerun of the same commit with the same options replays the stored parse instead.
-    shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
+    shape = {"paths": settings.paths, "version": version_lists.spec(settings.sync), "trust_repo": settings.trust_repo,
              "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin),
              "rules": LOADING_RULES}
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
