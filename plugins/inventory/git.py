@@ -30,6 +30,7 @@ options:
     description:
       - The Git repository to read.
       - V(https://), V(http://), V(git://), V(ssh://), V(user@host:path), V(file://) or a local path.
+      - A path or V(file://) URL of a C(*.bundle) file reads that Git bundle (since 0.2.0); see O(mirrors).
       - Credentials inside an https URL are used, and never shown or stored; prefer O(username) and O(password).
       - May be a Jinja template, evaluated against extra vars (C(-e)) and lookups.
     type: str
@@ -112,6 +113,25 @@ options:
       - section: vcs_inventory
         key: on_sync_failure
     version_added: 0.1.0
+  mirrors:
+    description:
+      - Other URLs of the same repository, tried in order, each once, when O(url) cannot be reached (connection
+        refused, unknown host, timeout, TLS error or an HTTP 5xx answer). A primary that answers, with an
+        authentication failure, no such repository or no such version, is never replaced by a mirror.
+      - The first mirror that serves the commit is used for this run; a warning names the failure of O(url) and the
+        mirror, and C(git_inventory_url) names the mirror (without credentials). The cache, its last good commit,
+        O(verify_commit), O(trust_repo) and the other checks are those of O(url), whatever served.
+      - The credentials of O(url) (in it, or O(username) and O(password)) are sent only to mirrors on the same
+        host; a mirror elsewhere takes credentials in its own URL, or none.
+      - A mirror (or O(url) itself) may be a Git bundle, a path or V(file://) URL of a file ending in
+        V(.bundle) (v2 or v3, as C(git bundle create) writes), read locally with no network.
+      - In the environment variable, separate URLs with commas.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_MIRRORS
+    version_added: 0.2.0
   timeout:
     description: Seconds to wait for the remote to connect or answer before the sync counts as failed.
     type: int

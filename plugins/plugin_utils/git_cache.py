@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, locking, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, locking, mirrors, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_entry import CacheEntry
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import default_cache_dir, private_dir, private_packs, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -62,6 +62,7 @@ class SyncOptions:
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
     paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
+    mirrors: list[str] = field(default_factory=list)  # tried in order when url cannot be reached
     version_list: list[tuple[str, str]] | None = None  # version as a list: (as written, as rendered) per entry
 
 
@@ -202,7 +203,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         entry.known_commit = last_commit
     checked_at = time.time()
     try:
-        commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
+        commit, name, signer, warnings = mirrors.fetch_with_mirrors(entry, lambda: _fetch_and_build(entry, last_commit))
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except commit_signatures.UnverifiedCommit as exc:
@@ -321,7 +322,7 @@ def _checkout(entry: CacheEntry, state: dict, stale: bool, warnings: list[str]) 
     return Checkout(
         path=os.path.join(entry.trees, state["commit"]), commit=state["commit"],
         version=state.get("name") or state["commit"], stale=stale, synced_at=float(state.get("synced_at", 0)),
-        entry=entry.path, safe_url=entry.remote.safe_url, warnings=warnings,
+        entry=entry.path, safe_url=mirrors.served_url(entry, state), warnings=warnings,
         signer=state.get("signer") if verify else None, verified=state.get("verified") if verify else None,
     )
 

@@ -107,6 +107,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         lock_timeout=opt("lock_timeout"), refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
         transport=transport, verify=_verify_options(opt), paths=paths, version_list=version_list,
+        mirrors=_mirrors(plugin, opt("mirrors")),
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
     outer = inventory_loading.nested_limits()
@@ -116,6 +117,17 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         settings.allow_scripts = settings.allow_scripts and outer.allow_scripts
         settings.trust_repo = settings.trust_repo and outer.trust_repo
     return settings
+
+
+def _mirrors(plugin, raw) -> list[str]:
+    if raw in (None, "", []):
+        return []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(m, str) for m in raw):
+        raise AnsibleParserError(f"{PREFIX}the option 'mirrors' must be a list of URLs (or, in "
+                                 "ANSIBLE_VCS_INVENTORY_MIRRORS, URLs separated by commas)")
+    return [str(_template(plugin, m.strip(), "mirrors")) for m in raw if m and m.strip()]
 
 
 def _version(plugin, raw) -> tuple[str | None, list[tuple[str, str]] | None]:

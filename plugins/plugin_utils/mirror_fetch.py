@@ -13,7 +13,7 @@ import uuid
 import warnings
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, partial_fetch, trees, version_lists
+from ansible_collections.vcs.inventory.plugins.plugin_utils import mirrors, needed_set, partial_fetch, trees, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -279,8 +279,11 @@ class MirrorFetch:
                 if not is_remote_error(exc):
                     raise
                 message = describe_remote_error(exc, self.remote, self.opts.timeout)
+                unreachable = mirrors.unreachable(exc)  # whether the option 'mirrors' may serve instead
             gc.collect()
-        raise RemoteFailure(message)
+        failure = RemoteFailure(message)
+        failure.unreachable = unreachable
+        raise failure
 
     def _progress_bytes(self, data: bytes) -> None:
         # Servers redraw one line with "\r"; keep the last state of each line only.
