@@ -13,7 +13,10 @@ description:
     that is INI, YAML, JSON and TOML files, directories, and the C(group_vars/) and C(host_vars/) beside the path.
   - The cache is safe under parallel jobs and crashes, and a rerun never fails on what an earlier run left behind.
   - Every host the source adds gets the variables C(git_inventory_url) (without credentials),
-    C(git_inventory_version), C(git_inventory_commit) and C(git_inventory_stale).
+    C(git_inventory_version), C(git_inventory_commit), C(git_inventory_stale) and C(git_inventory_previous_commit)
+    (the commit this source read before the current one, empty on the first sync).
+  - When a run reads another commit than the last one of this source, C(-v) shows one line with the hosts
+    added, removed and with changed variables.
   - The configuration file name must end in C(git.yml) or C(git.yaml).
 requirements:
   - dulwich >= 1.2.13 (on the controller)
@@ -131,6 +134,26 @@ options:
     default: []
     env:
       - name: ANSIBLE_VCS_INVENTORY_MIRRORS
+    version_added: 0.2.0
+  max_host_loss:
+    description:
+      - A guard against losing hosts, in percent (0 to 100); off when not set.
+      - When the commit to read holds fewer of the hosts of this source's last good commit (same O(url), O(version)
+        and O(path)) than the limit allows, that is when more than this percentage of them is gone, the source
+        fails with a message naming the commits, the count and up to 10 removed hosts. With
+        O(on_sync_failure=use_cache) the last good commit is served instead, marked stale, with that message as a
+        warning.
+      - Such a commit never becomes the last good one, so the guard holds on every later run until the limit is
+        raised (in the source file, or for one run through the environment variable or C(ansible.cfg) where the
+        file does not set it) or O(version) pins a commit. The first sync of a source always passes.
+      - A run whose commit did not change costs nothing more; a changed commit is parsed once more, into an
+        inventory of its own, to count its hosts.
+    type: int
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_MAX_HOST_LOSS
+    ini:
+      - section: vcs_inventory
+        key: max_host_loss
     version_added: 0.2.0
   timeout:
     description: Seconds to wait for the remote to connect or answer before the sync counts as failed.

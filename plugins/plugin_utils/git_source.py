@@ -19,7 +19,7 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
-from ansible_collections.vcs.inventory.plugins.plugin_utils import version_choice, version_lists
+from ansible_collections.vcs.inventory.plugins.plugin_utils import host_changes, version_choice, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
@@ -38,6 +38,7 @@ class Settings:
     allow_scripts: bool
     trust_repo: bool
     vars_sources: list = field(default_factory=list)  # checkout paths Ansible's vars plugins read
+    owner: str = ""  # the source file
 
 
 def _template(plugin, value, option):
@@ -110,6 +111,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         mirrors=_mirrors(plugin, opt("mirrors")),
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
+    sync_opts.accept = host_changes.guard(plugin, settings, _source_id(settings), host_changes.max_host_loss(opt("max_host_loss")))
     outer = inventory_loading.nested_limits()
     if outer is not None:
         # A *.git.yml found inside a checkout may narrow what the source that loaded it allows, never widen it.
@@ -155,6 +157,7 @@ def _origin(plugin, option: str) -> str | None:
 
 def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
     display = plugin.display
+    settings.owner = owner
     inventory_loading.unregister_vars_source(owner)
     try:
         checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m),
@@ -241,6 +244,8 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         "git_inventory_version": _plain(checkout.version),
         "git_inventory_commit": _plain(checkout.commit),
         "git_inventory_stale": checkout.stale,
+        "git_inventory_previous_commit": _plain(host_changes.after_load(
+            plugin, os.path.basename(settings.owner), checkout.entry, _source_id(settings), checkout, added)),
     }
     if checkout.signer is not None:
         audit["git_inventory_signer"] = _plain(checkout.signer)
