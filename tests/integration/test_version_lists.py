@@ -85,3 +85,25 @@ def test_refresh_interval_reuses_the_choice_without_network(ansible, upstream, r
     other = write_source(tmp_path, name="other.git.yml", url=daemon.url("inventory"), version=["main"],
                          refresh_interval=3600)
     assert ansible.inventory("-i", other, "--list").returncode != 0
+
+
+def test_one_connection_serves_the_whole_list(ansible, upstream, repos_root, tmp_path):
+    """The list costs what a single version costs: one git:// connection (ls-refs and fetch on it)."""
+    from helpers.counting_proxy import CountingProxy
+    from helpers.servers import GitDaemon
+
+    upstream.commit({"hosts.yml": "all:\n  hosts:\n    m1:\n"}, "main")
+    daemon = GitDaemon(repos_root)
+    try:
+        with CountingProxy(daemon.port) as proxy:
+            url = f"git://127.0.0.1:{proxy.port}/inventory.git"
+            used = {}
+            for label, version in [("single", "main"), ("list", ["nope-1", "{{ 'nope-2' }}", "", "main"])]:
+                source = write_source(tmp_path, name=f"{label}.git.yml", url=url, version=version,
+                                      cache_dir=str(tmp_path / f"cache-{label}"))
+                before = proxy.snapshot()
+                assert versions_and_commits(ansible.list(source))[0] == {"main"}
+                used[label] = proxy.since(before)["connections"]
+    finally:
+        daemon.stop()
+    assert used["list"] == used["single"] == 1, used
