@@ -13,7 +13,10 @@ description:
     that is INI, YAML, JSON and TOML files, directories, and the C(group_vars/) and C(host_vars/) beside the path.
   - The cache is safe under parallel jobs and crashes, and a rerun never fails on what an earlier run left behind.
   - Every host the source adds gets the variables C(git_inventory_url) (without credentials),
-    C(git_inventory_version), C(git_inventory_commit) and C(git_inventory_stale).
+    C(git_inventory_version), C(git_inventory_commit), C(git_inventory_stale) and C(git_inventory_previous_commit)
+    (the commit this source read before the current one, empty on the first sync).
+  - When a run reads another commit than the last one of this source, C(-v) shows one line with the hosts
+    added, removed and with changed variables.
   - The configuration file name must end in C(git.yml) or C(git.yaml).
 requirements:
   - dulwich >= 1.2.13 (on the controller)
@@ -30,6 +33,7 @@ options:
     description:
       - The Git repository to read.
       - V(https://), V(http://), V(git://), V(ssh://), V(user@host:path), V(file://) or a local path.
+      - A path or V(file://) URL of a C(*.bundle) file reads that Git bundle (since 0.2.0); see O(mirrors).
       - Credentials inside an https URL are used, and never shown or stored; prefer O(username) and O(password).
       - May be a Jinja template, evaluated against extra vars (C(-e)) and lookups.
     type: str
@@ -47,7 +51,14 @@ options:
         lists the candidates. Full commit ids are faster.
       - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
         exact commit an earlier job used (its C(git_inventory_commit)).
-    type: str
+      - May be a list of such strings (since 0.2.0). Each entry is rendered on its own, entries that render empty
+        are skipped, and the first entry that names a ref the remote advertises (branch, tag, V(HEAD), V(refs/...))
+        or that is a full commit id is used; C(git_inventory_version) says which. One ref advertisement serves the
+        whole list. When no entry matches, the run fails and lists every entry and what it rendered to.
+        Within O(refresh_interval) the last choice for the same rendered list is reused without network.
+      - For example the branch of the CI job, else the branch of the playbook, else V(main) is
+        V(["{{ lookup('env', 'CI_COMMIT_REF_NAME') }}", "{{ lookup('vcs.inventory.current_branch') }}", main]).
+    type: raw
     version_added: 0.1.0
   path:
     description:
@@ -105,6 +116,45 @@ options:
       - section: vcs_inventory
         key: on_sync_failure
     version_added: 0.1.0
+  mirrors:
+    description:
+      - Other URLs of the same repository, tried in order, each once, when O(url) cannot be reached (connection
+        refused, unknown host, timeout, TLS error or an HTTP 5xx answer). A primary that answers, with an
+        authentication failure, no such repository or no such version, is never replaced by a mirror.
+      - The first mirror that serves the commit is used for this run; a warning names the failure of O(url) and the
+        mirror, and C(git_inventory_url) names the mirror (without credentials). The cache, its last good commit,
+        O(verify_commit), O(trust_repo) and the other checks are those of O(url), whatever served.
+      - The credentials of O(url) (in it, or O(username) and O(password)) are sent only to mirrors on the same
+        host; a mirror elsewhere takes credentials in its own URL, or none.
+      - A mirror (or O(url) itself) may be a Git bundle, a path or V(file://) URL of a file ending in
+        V(.bundle) (v2 or v3, as C(git bundle create) writes), read locally with no network.
+      - In the environment variable, separate URLs with commas.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_MIRRORS
+    version_added: 0.2.0
+  max_host_loss:
+    description:
+      - A guard against losing hosts, in percent (0 to 100); off when not set.
+      - When the commit to read holds fewer of the hosts of this source's last good commit (same O(url), O(version)
+        and O(path)) than the limit allows, that is when more than this percentage of them is gone, the source
+        fails with a message naming the commits, the count and up to 10 removed hosts. With
+        O(on_sync_failure=use_cache) the last good commit is served instead, marked stale, with that message as a
+        warning.
+      - Such a commit never becomes the last good one, so the guard holds on every later run until the limit is
+        raised (in the source file, or for one run through the environment variable or C(ansible.cfg) where the
+        file does not set it) or O(version) pins a commit. The first sync of a source always passes.
+      - A run whose commit did not change costs nothing more; a changed commit is parsed once more, into an
+        inventory of its own, to count its hosts.
+    type: int
+    env:
+      - name: ANSIBLE_VCS_INVENTORY_MAX_HOST_LOSS
+    ini:
+      - section: vcs_inventory
+        key: max_host_loss
+    version_added: 0.2.0
   timeout:
     description:
       - Seconds of the longest single wait on the remote (to connect, or for the next bytes of an answer),

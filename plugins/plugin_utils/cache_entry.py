@@ -11,12 +11,11 @@ import os
 from typing import Callable
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set
+from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.checkouts import Checkouts
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_housekeeping import ENTRY_FORMAT, Housekeeping
 from ansible_collections.vcs.inventory.plugins.plugin_utils.mirror_fetch import MirrorFetch
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, cache_key
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import version_key
 
 __metaclass__ = type
 
@@ -36,7 +35,7 @@ class CacheEntry(Housekeeping, MirrorFetch, Checkouts):
         self.mirror = os.path.join(self.path, layout.MIRROR)
         self.trees = os.path.join(self.path, layout.TREES)
         self.state_dir = os.path.join(self.path, layout.STATE)
-        self.state_file = layout.state_file(self.state_dir, version_key(opts.version))
+        self.state_file = layout.state_file(self.state_dir, version_lists.state_key(opts))
         self.mirror_replaced = False
         # What the configured paths need of a commit; ("",): the whole tree.
         self.scope = needed_set.normalise(getattr(opts, "paths", None))

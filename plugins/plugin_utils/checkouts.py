@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, pack_limit, partial_fetch, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import lfs_pointers, needed_set, pack_limit, partial_fetch, trees
 
 __metaclass__ = type
 
@@ -73,6 +73,7 @@ class Checkouts:
             self._get_blobs(repo, commit, missing, online)
             if any(sha not in repo.object_store for sha in missing):
                 raise partial_fetch.MissingObjects(f"the server did not send all files of {commit[:12]}")
+        lfs_pointers.refuse_pointers(repo, commit, entries, only)  # a pointer is never parsed as inventory
         return entries, only
 
     def _get_blobs(self, repo, commit: str, ids: list[bytes], online: bool) -> None:

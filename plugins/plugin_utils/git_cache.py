@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_signatures, deadline, locking, pack_limit, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import cache_gc, commit_guard, commit_signatures, deadline, locking, mirrors, pack_limit, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_entry import CacheEntry
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import default_cache_dir, private_dir, private_packs, read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -65,6 +65,9 @@ class SyncOptions:
     transport: TransportOptions = field(default_factory=TransportOptions)
     verify: commit_signatures.VerifyOptions | None = None  # verify_commit: read signed commits only
     paths: list[str] | None = None  # the configured paths: a checkout holds what they need (None: everything)
+    mirrors: list[str] = field(default_factory=list)  # tried in order when url cannot be reached
+    accept: Callable[[str, str, str], None] | None = None  # (commit, checkout, entry): raises commit_guard.Refused
+    version_list: list[tuple[str, str]] | None = None  # version as a list: (as written, as rendered) per entry
 
     def __repr__(self) -> str:  # the password, and any credential written into the URL, never show
         return hidden_repr(self, secret=("password",), urls=("url",))
@@ -186,7 +189,7 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         warnings = entry.usable_tree(last_commit)
         if warnings is not None:
             entry.progress(f"using {last_commit} synced {now - state['synced_at']:.0f}s ago (refresh_interval)")
-            return _checkout(entry, state, stale=False, warnings=warnings)
+            return _guarded(entry, state, warnings)
     checked_at = float(state.get("checked_at", 0)) if state else 0.0
     if (state and last_commit and checked_at > waiting_since
             and (verified is None or state.get("verified") == verified)):
@@ -195,13 +198,18 @@ def _sync_locked(entry: CacheEntry, waiting_since: float, notice: Callable[[str]
         if warnings is not None:
             notice(f"using {last_commit}: another run checked {entry.remote.safe_url} "
                    f"{checked_at - waiting_since:.1f}s after this run began waiting for the cache entry")
-            return _checkout(entry, state, stale=False, warnings=warnings)
+            return _guarded(entry, state, warnings)
     if state and state.get("ids_checked") and isinstance(last_commit, str) and OBJECT_ID.match(last_commit):
         entry.known_commit = last_commit
     checked_at = time.time()
     entry.deadline = deadline.Deadline(opts.sync_timeout)  # the network part begins
     try:
-        commit, name, signer, warnings = _fetch_and_build(entry, last_commit)
+        commit, name, signer, warnings = mirrors.fetch_with_mirrors(entry, lambda: _fetch_and_build(entry, last_commit))
+        commit_guard.check(entry, commit)  # before it can become the last good commit
+    except commit_guard.Refused as exc:
+        if commit != last_commit:
+            _point_version_ref_back(entry, last_commit)
+        return _fallback(entry, commit_guard.kept_state(state, exc), str(exc))
     except RemoteFailure as exc:
         return _fallback(entry, state, str(exc))
     except commit_signatures.UnverifiedCommit as exc:
@@ -271,6 +279,15 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
     raise AssertionError("unreachable")
 
 
+def _guarded(entry: CacheEntry, state: dict, warnings: list[str]) -> Checkout:
+    """The checkout of the state's commit once the caller's check accepts it; else the fallback."""
+    try:
+        commit_guard.check(entry, state["commit"])
+    except commit_guard.Refused as exc:
+        return _fallback(entry, commit_guard.kept_state(state, exc), str(exc))
+    return _checkout(entry, state, stale=False, warnings=warnings)
+
+
 def _fallback(entry: CacheEntry, state: dict | None, reason: str) -> Checkout:
     opts = entry.opts
     last = state.get("commit") if state else None
@@ -326,7 +343,7 @@ def _checkout(entry: CacheEntry, state: dict, stale: bool, warnings: list[str]) 
     return Checkout(
         path=os.path.join(entry.trees, state["commit"]), commit=state["commit"],
         version=state.get("name") or state["commit"], stale=stale, synced_at=float(state.get("synced_at", 0)),
-        entry=entry.path, safe_url=entry.remote.safe_url, warnings=warnings,
+        entry=entry.path, safe_url=mirrors.served_url(entry, state), warnings=warnings,
         signer=state.get("signer") if verify else None, verified=state.get("verified") if verify else None,
     )
 

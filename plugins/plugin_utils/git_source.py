@@ -19,6 +19,7 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import host_changes, version_choice, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
@@ -37,6 +38,7 @@ class Settings:
     allow_scripts: bool
     trust_repo: bool
     vars_sources: list = field(default_factory=list)  # checkout paths Ansible's vars plugins read
+    owner: str = ""  # the source file
 
 
 def _template(plugin, value, option):
@@ -80,8 +82,7 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     url = _template(plugin, opt("url"), "url")
     if not url or not isinstance(url, str):
         raise AnsibleParserError("the option 'url' is required: set it to the Git repository that holds the inventory")
-    version = _template(plugin, opt("version"), "version")
-    version = str(version).strip() if version not in (None, "") else None
+    version, version_list = _version(plugin, opt("version"))
     raw_paths = opt("path")
     if raw_paths in (None, ""):
         raw_paths = [""]
@@ -107,9 +108,11 @@ def read_settings(plugin, force_sync: bool) -> Settings:
         lock_timeout=opt("lock_timeout"), sync_timeout=opt("sync_timeout"), max_file_size=opt("max_file_size"),
         refresh_interval=opt("refresh_interval"), on_sync_failure=on_failure,
         force=force_sync, cache_max_age=opt("cache_max_age"), username=opt("username"), password=opt("password"),
-        transport=transport, verify=_verify_options(opt), paths=paths,
+        transport=transport, verify=_verify_options(opt), paths=paths, version_list=version_list,
+        mirrors=_mirrors(plugin, opt("mirrors")),
     )
     settings = Settings(sync=sync_opts, paths=paths, allow_scripts=opt("allow_scripts"), trust_repo=opt("trust_repo"))
+    sync_opts.accept = host_changes.guard(plugin, settings, _source_id(settings), host_changes.max_host_loss(opt("max_host_loss")))
     outer = inventory_loading.nested_limits()
     if outer is not None:
         # A *.git.yml found inside a checkout may narrow what the source that loaded it allows, never widen it.
@@ -119,8 +122,29 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     return settings
 
 
+def _mirrors(plugin, raw) -> list[str]:
+    if raw in (None, "", []):
+        return []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(m, str) for m in raw):
+        raise AnsibleParserError(f"{PREFIX}the option 'mirrors' must be a list of URLs (or, in "
+                                 "ANSIBLE_VCS_INVENTORY_MIRRORS, URLs separated by commas)")
+    return [str(_template(plugin, m.strip(), "mirrors")) for m in raw if m and m.strip()]
+
+
+def _version(plugin, raw) -> tuple[str | None, list[tuple[str, str]] | None]:
+    """(the version string, None), or for a list (None, its entries as written and as rendered)."""
+    if isinstance(raw, (list, tuple)):
+        return None, version_choice.render_list(raw, lambda value: _template(plugin, value, "version"))
+    version = _template(plugin, raw, "version")
+    return (str(version).strip() if version not in (None, "") else None), None
+
+
 def _source_id(settings: Settings) -> tuple:
-    return (redact(settings.sync.url, [settings.sync.password or ""]), settings.sync.version, tuple(settings.paths))
+    version = version_lists.spec(settings.sync)
+    return (redact(settings.sync.url, [settings.sync.password or ""]),
+            tuple(version) if isinstance(version, list) else version, tuple(settings.paths))
 
 
 def _origin(plugin, option: str) -> str | None:
@@ -134,6 +158,7 @@ def _origin(plugin, option: str) -> str | None:
 
 def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
     display = plugin.display
+    settings.owner = owner
     inventory_loading.unregister_vars_source(owner)
     try:
         checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m),
@@ -197,7 +222,7 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
             untrusted.finish()
 
     # A rerun of the same commit with the same options replays the stored parse instead.
-    shape = {"paths": settings.paths, "version": settings.sync.version, "trust_repo": settings.trust_repo,
+    shape = {"paths": settings.paths, "version": version_lists.spec(settings.sync), "trust_repo": settings.trust_repo,
              "allow_scripts": settings.allow_scripts, "constructed": parsed_cache.constructed_options(plugin),
              "rules": LOADING_RULES}
     defined = parsed_cache.load_or_parse(plugin, checkout, parser, parse, shape, reuse=cache)
@@ -226,6 +251,8 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
         "git_inventory_version": _plain(checkout.version),
         "git_inventory_commit": _plain(checkout.commit),
         "git_inventory_stale": checkout.stale,
+        "git_inventory_previous_commit": _plain(host_changes.after_load(
+            plugin, os.path.basename(settings.owner), checkout.entry, _source_id(settings), checkout, added)),
     }
     if checkout.signer is not None:
         audit["git_inventory_signer"] = _plain(checkout.signer)

@@ -14,7 +14,7 @@ import warnings
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import deadline
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import needed_set, pack_limit, partial_fetch, refnames, trees
+from ansible_collections.vcs.inventory.plugins.plugin_utils import mirrors, needed_set, pack_limit, partial_fetch, refnames, trees, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.fetch_negotiation import negotiate_in_order, write_shallow_only_on_change
 from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
@@ -27,7 +27,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import make_client, socket_timeout
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
-from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, pinned_id, resolve, version_key
+from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX, ambiguous, pinned_id, resolve
 
 __metaclass__ = type
 
@@ -58,7 +58,7 @@ class MirrorFetch:
 
     @property
     def version_ref(self) -> bytes:
-        return layout.version_ref(version_key(self.opts.version))
+        return layout.version_ref(version_lists.state_key(self.opts))
 
     def check_mirror(self, repo, synced_before: bool) -> None:
         """Raise Damaged unless the mirror still holds what the last good sync of this version left.
@@ -98,8 +98,13 @@ class MirrorFetch:
         outer_repo = repo
         resolved: dict = {}
 
+        listed = version_lists.candidates(opts) if opts.version_list is not None else None
+
         def determine_wants(refs, depth=None):
-            sha, name = resolve(refs, opts.version, warn=self.warn, known=self.known_commit)
+            # A version list: its first entry the remote has, from this same advertisement.
+            chosen = version_lists.choose(refs, opts) if listed is not None else opts.version
+            resolved["version"] = chosen
+            sha, name = resolve(refs, chosen, warn=self.warn, known=self.known_commit)
             tips = {value.decode() for value in refs.values() if value}
             # A commit id that no ref points at: servers may refuse it ("not our ref").
             resolved.update(sha=sha, name=name, by_id=bool(sha) and sha not in tips)
@@ -110,7 +115,10 @@ class MirrorFetch:
             return [sha.encode()]
 
         ref_prefix = None
-        if opts.version and opts.version != "HEAD" and not HEX.match(opts.version):
+        if listed is not None:
+            # One ls-refs for the whole list; a full commit id in it is checked against every tip.
+            ref_prefix = None if any(version_lists.FULL_ID.match(n) for n in listed) else version_lists.ref_prefixes(listed)
+        elif opts.version and opts.version != "HEAD" and not HEX.match(opts.version):
             ref_prefix = [b"refs/heads/" + opts.version.encode(), b"refs/tags/" + opts.version.encode()]
             if opts.version.startswith("refs/"):
                 ref_prefix.append(opts.version.encode())
@@ -146,7 +154,7 @@ class MirrorFetch:
             if not resolved.get("by_id") or isinstance(exc, deadline.SyncTimeout):
                 raise
             # The server would not serve a bare commit id: fetch fully and look it up.
-            self.progress(f"fetching {opts.version} by id failed ({exc}); trying a full fetch")
+            self.progress(f"fetching {resolved.get('version')} by id failed ({exc}); trying a full fetch")
             resolved["sha"] = None
         except KeyError:
             # dulwich's local client (file:// and paths) raises KeyError for an object the source
@@ -154,13 +162,14 @@ class MirrorFetch:
             if not resolved.get("by_id"):
                 raise
             resolved["sha"] = None
+        version = resolved.get("version", opts.version)
         sha = resolved.get("sha")
         if sha is None:
-            sha = self.fetch_full_for_commit(client, path, protocol, opts.version)
+            sha = self.fetch_full_for_commit(client, path, protocol, version)
             self.mirror_replaced = True
             repo = self.open_mirror()
         name = resolved.get("name")
-        if opts.version in (None, "HEAD"):
+        if version in (None, "HEAD"):
             # HEAD's branch arrives with the result (symref), after the wants were chosen; the
             # server chooses that name, so it passes git check-ref-format before it is shown anywhere.
             name = refnames.branch_of_head((getattr(result, "symrefs", None) or {}).get(b"HEAD")) or "HEAD"
@@ -169,11 +178,11 @@ class MirrorFetch:
             while obj.type_name == b"tag":  # peeled by reading the tag objects, never by an advertised ^{} line
                 obj = repo[obj.object[1]]
             if obj.type_name != b"commit":
-                raise VersionNotFound(f"version {opts.version!r} does not name a commit")
-            if pinned_id(opts.version) and obj.id.decode() != opts.version.lower():
+                raise VersionNotFound(f"version {version!r} does not name a commit")
+            if pinned_id(version) and obj.id.decode() != version.lower():
                 # The server advertised the pinned id for a ref that leads elsewhere (a forged peeled tag line).
                 raise UnusableCommit(
-                    f"the remote offered commit {obj.id.decode()[:12]} for the pinned version {opts.version}; "
+                    f"the remote offered commit {obj.id.decode()[:12]} for the pinned version {version}; "
                     "a pinned commit id is served only as itself, so nothing was used")
             repo.refs[self.version_ref] = obj.id
         finally:
@@ -291,6 +300,7 @@ class MirrorFetch:
         if limit.expired():
             raise limit.error(self.remote.safe_url, what)
         message = guard = None
+        unreachable = False
         with warnings.catch_warnings():
             # A handshake that times out leaves dulwich's connection to the garbage collector,
             # which reports it as a ResourceWarning when the exception goes.
@@ -307,10 +317,13 @@ class MirrorFetch:
                     raise
                 else:
                     message = describe_remote_error(exc, self.remote, self.opts.timeout)
+                    unreachable = mirrors.unreachable(exc)  # whether the option 'mirrors' may serve instead
             gc.collect()
         if message is None:
             raise limit.error(self.remote.safe_url, what)
-        raise RemoteFailure(message)
+        failure = RemoteFailure(message)
+        failure.unreachable = unreachable
+        raise failure
 
     def _progress_bytes(self, data: bytes) -> None:
         # Servers redraw one line with "\r"; keep the last state of each line only.

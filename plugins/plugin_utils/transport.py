@@ -206,6 +206,11 @@ def make_client(remote: Remote, opts: TransportOptions):
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict
 
+    from ansible_collections.vcs.inventory.plugins.plugin_utils.bundles import make_bundle_client
+
+    bundle = make_bundle_client(remote)  # a *.bundle file is read locally
+    if bundle is not None:
+        return bundle
     config = ConfigDict()
     kwargs = {"config": config, "quiet": True}
     protocol_version = None

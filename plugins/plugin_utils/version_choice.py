@@ -1,0 +1,44 @@
+# Copyright: (c) 2026, vcs.inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The option `version` as a list, on the Ansible side: each entry checked and rendered on its own."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ansible.errors import AnsibleParserError
+
+__metaclass__ = type
+
+
+def render_list(raw: list, render: Callable[[str], object]) -> list[tuple[str, str]]:
+    """(as written, as rendered and stripped) for every entry; an entry YAML typed as no string is refused.
+
+    A number, boolean or date in the list would be read as something else than the user wrote
+    (0123 as 83, 2024-01-01 as a date): each entry must be a string, as a single version must.
+    """
+    if not raw:
+        raise AnsibleParserError("vcs.inventory.git: the option 'version' is an empty list; give at least one "
+                                 "branch, tag or commit id, or leave the option out for the remote's default branch")
+    entries = []
+    for index, value in enumerate(raw, 1):
+        if not isinstance(value, str):
+            raise AnsibleParserError(
+                f"vcs.inventory.git: entry {index} of the option 'version' ({value}) is {_kind(value)}, "
+                "not a string; quote it in the source file")
+        rendered = render(value)
+        text = str(rendered).strip() if rendered not in (None, "") else ""
+        entries.append((str.__str__(value), str.__str__(text)))
+    return entries
+
+
+def _kind(value) -> str:
+    import datetime
+
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"
+    return "a list or mapping" if isinstance(value, (list, dict)) else "no string"
