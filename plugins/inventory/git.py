@@ -334,8 +334,7 @@ ssh_allowed_signers: ~/.config/inventory/allowed_signers
 import os
 from importlib.util import find_spec
 
-from ansible.errors import AnsibleParserError
-from ansible.module_utils.basic import missing_required_lib
+from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 # Found, not imported: the Git code imports dulwich only when a sync needs the network, so a run
@@ -345,7 +344,7 @@ try:
 except (ImportError, ValueError):
     HAS_DULWICH = False
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, messages, strict_options
 from ansible_collections.vcs.inventory.plugins.plugin_utils._ansible_internals import inventory_of
 from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts
@@ -362,15 +361,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = "vcs.inventory.git"
 
     def verify_file(self, path):
-        return super().verify_file(path) and path.endswith(("git.yml", "git.yaml"))
+        readable = super().verify_file(path)
+        if readable and not path.endswith(("git.yml", "git.yaml")) and strict_options.names_this_plugin(path):
+            self.display.warning(messages.misnamed_source(path))  # the file is still refused: only the reason is told
+        return readable and path.endswith(("git.yml", "git.yaml"))
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
+        display = self.display
+        self.display = messages.SourceDisplay(display, path)  # every warning of this source names it
         try:
             if not HAS_DULWICH:
-                raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install 'dulwich>=1.2.13,<2' with the Python that runs Ansible)")
+                raise messages.missing_dulwich()
             long_lived.before_load(inventory_of(self))
-            self._read_config_data(path)
+            self._read_source(path)
             fail_again_if_failed(self, path)  # auto hands a failed source back to us: one attempt per run
             owner = os.path.abspath(path)
             settings = read_settings(self, force_sync=not cache)
@@ -379,7 +383,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             warn_if_no_hosts(self, settings, checkout, added)
             annotate_hosts(self, settings, checkout, added)
             long_lived.after_load(inventory_of(self))  # ansible-playbook forks next: see long_lived
-        except Exception:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
+        except Exception as exc:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
-            remember_failure(self, path)  # the error being raised, for the next attempt in this run
-            raise
+            failure = messages.in_source(exc, path)
+            remember_failure(self, path, failure)  # the error being raised, for the next attempt in this run
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            self.display = display
+
+    def _read_source(self, path):
+        try:
+            config = self._read_config_data(path)
+        except AnsibleError as exc:  # bad YAML, a value of the wrong type: Ansible's words, with our face
+            raise messages.unreadable_source(path, messages.ansible_text(exc)) from None
+        strict_options.check(self, config, path)

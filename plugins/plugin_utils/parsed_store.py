@@ -28,6 +28,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_atomic
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import plain_detail
 
 __metaclass__ = type
 
@@ -135,7 +136,7 @@ def read(path: str, key: str, commit: str, loader, snapshot: bool = False):
             ops.extend(_Unpickler(stream, loader).load())
         return header, ops, None
     except Exception as exc:  # noqa: BLE001 - damage shows up as many types; the file is never used then
-        raise Damaged(f"{type(exc).__name__}: {exc}") from None
+        raise Damaged(plain_detail(exc)) from None
     finally:
         if enabled:
             gc.enable()

@@ -13,11 +13,10 @@ import os
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
-from ansible.errors import AnsibleParserError
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import untrusted_vars
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages, untrusted_vars
 
 __metaclass__ = type
 
@@ -109,10 +108,7 @@ class _UntrustedInventory:
         # Without ansible_host the host name is the address ssh is given, as an argument of its own
         # and in ProxyCommand's %h: "-oProxyCommand=..." would be an option, "a;b" a command.
         if not untrusted_vars.HOST_OR_USER.match(str(host)):
-            raise AnsibleParserError(
-                f"vcs.inventory.git: the host name {str(host)!r} is not a plain host name (it starts with '-', or "
-                "holds whitespace or shell characters); trust_repo is false, so the repository may not use it"
-            )
+            raise messages.host_name_not_plain(str(host))
         return self._inner.add_host(host, group, port)
 
     def add_group(self, group):
@@ -122,10 +118,7 @@ class _UntrustedInventory:
 
 def _refuse_template_name(kind: str, name) -> None:
     if looks_like_template(name):
-        raise AnsibleParserError(
-            f"vcs.inventory.git: the {kind} name {str(name)!r} holds a template; trust_repo is false, so the "
-            "repository may not name hosts or groups with templates"
-        )
+        raise messages.template_name(kind, str(name))
 
 
 def untrusted_inventory(inventory, display):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import errno
 import socket
+import zlib
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure, SshClientMissing
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, redact
 
 __metaclass__ = type
@@ -33,9 +34,25 @@ class Damaged(SyncError):
     """The mirror does not hold what the last good sync left in it."""
 
 
+class DulwichMissing(SyncError):
+    """dulwich cannot be imported by the Python that runs the sync; the Ansible side says which pip to run."""
+
+
 # Errors that say the disk cannot take more: never a reason to wipe anything.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def plain_detail(exc: BaseException, secrets=()) -> str:
+    """What went wrong, in words, for an error that carries no message of ours: never a Python class name."""
+    detail = redact(str(exc), list(secrets)).strip()
+    if isinstance(exc, KeyError):
+        return f"an object or entry is missing ({detail})" if detail else "an object or entry is missing"
+    if isinstance(exc, zlib.error):
+        return f"compressed data is corrupt ({detail})"
+    if isinstance(exc, (EOFError, TimeoutError)) and not detail:
+        return "the data ended early" if isinstance(exc, EOFError) else "timed out"
+    return detail or "an error that gave no details"
 
 
 def is_remote_error(exc: BaseException) -> bool:
@@ -102,6 +119,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
         said = "\n".join(line.decode("utf-8", "replace") for line in exc.stderr_lines or []).lower()
     if isinstance(exc, ProxyFailure):  # it names the proxy and where it was set, already redacted
         return detail
+    if isinstance(exc, SshClientMissing):  # says which package brings ssh
+        return f"cannot read {remote.safe_url}: {detail}"
     if caused_by(HTTPUnauthorized):
         return (f"authentication failed for {remote.safe_url}: check the options 'username' and 'password' "
                 "(or the credentials in the URL)")
@@ -121,4 +140,4 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
     if "host key" in said:
         return (f"SSH host key check failed for {remote.safe_url}: {detail}; add the key to 'known_hosts_file' "
                 "or set 'accept_hostkey: true'")
-    return f"cannot read {remote.safe_url}: {type(exc).__name__}: {detail or 'no details'}"
+    return f"cannot read {remote.safe_url}: {plain_detail(exc, remote.secrets)}; run with -vvv to see the steps"
