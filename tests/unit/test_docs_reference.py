@@ -209,6 +209,8 @@ _MESSAGE_CALLS_IN = {"ValueError": ("urls.py", "signature_formats.py")}
 
 # The proxy's errors reach the user too (a remote failure's message is the ProxyFailure's text).
 _MESSAGE_CALLS |= {"ProxyConfigError", "ProxyFailure"}
+# The Ansible side builds its errors and warnings in plugins/plugin_utils/messages.py.
+_MESSAGE_CALLS |= {"PluginError", "face"}
 
 
 def _literal_chunks(node) -> list[str]:
