@@ -396,6 +396,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _read_source(self, path):
         try:
             config = self._read_config_data(path)
-        except AnsibleError as exc:  # bad YAML, a value of the wrong type: Ansible's words, with our face
+        except AnsibleError as exc:  # bad YAML, a required or mistyped option: Ansible's words, with our face
+            strict_options.explain(self, self.loader, path)  # unless a check of ours says it more plainly
             raise messages.unreadable_source(path, messages.ansible_text(exc)) from None
         strict_options.check(self, config, path)

@@ -32,6 +32,26 @@ _MAX_SOURCE = 1024 * 1024
 
 def check(plugin, config: Mapping, source: str) -> None:
     """Raise a PluginError for the first strictness rule the loaded config breaks."""
+    check_keys_and_types(plugin, config, source)
+    given = [name for name in NEEDS_VERIFY if config.get(name) is not None]
+    if given and not plugin.get_option("verify_commit"):
+        raise messages.needs_verify_commit(given, source)
+
+
+def explain(plugin, loader, source: str) -> None:
+    """After Ansible refused the source's options: raise the plainer error of our checks, if one applies."""
+    try:
+        config = loader.load_from_file(source)
+    except Exception:  # noqa: BLE001 - the file cannot be loaded at all: Ansible's message says why
+        return
+    if not isinstance(config, Mapping):
+        return
+    check_keys_and_types(plugin, config, source)
+    if config.get("url") in (None, "") and config.get("repo") in (None, ""):
+        raise messages.url_required()
+
+
+def check_keys_and_types(plugin, config: Mapping, source: str) -> None:
     valid = valid_names(plugin.option_definitions)
     if valid:  # a plugin built without its documentation (no loader) has nothing to compare with
         for key in config:
@@ -39,9 +59,6 @@ def check(plugin, config: Mapping, source: str) -> None:
                 raise messages.unknown_option(str(key), source, closest(str(key), valid))
     for option in TEXT_OPTIONS:
         _check_text(config, option, source)
-    given = [name for name in NEEDS_VERIFY if config.get(name) is not None]
-    if given and not plugin.get_option("verify_commit"):
-        raise messages.needs_verify_commit(given, source)
 
 
 def valid_names(definitions: Mapping) -> set[str]:
@@ -83,7 +100,7 @@ def _check_text(config: Mapping, option: str, source: str) -> None:
 
 
 def _shown(value) -> str:
-    return _shown(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def written(source: str, option: str, index: int | None, value) -> str:

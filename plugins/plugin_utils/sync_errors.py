@@ -132,7 +132,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
         return f"cannot connect to {remote.safe_url}: connection refused; is the Git server up and the 'url' right?"
     if caused_by(socket.timeout, TimeoutError, ConnectTimeoutError, ReadTimeoutError) or "timed out" in said:
         return f"no answer from {remote.safe_url} within {timeout:g}s (option 'timeout'): {detail or 'timed out'}"
-    if caused_by(NotGitRepository) or "not found" in said or "does not appear" in said:
+    if (caused_by(NotGitRepository) or "not found" in said or "does not appear" in said
+            or "repository not exported" in detail.lower()):  # git daemon's answer for a missing repository
         return f"no Git repository at {remote.safe_url}: check the option 'url' ({detail or 'not found'})"
     if caused_by(ssl.SSLError, Urllib3SSLError):
         return (f"TLS error talking to {remote.safe_url}: {detail}; for a private CA set 'ca_path', "
