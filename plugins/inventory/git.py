@@ -45,8 +45,10 @@ options:
       - An abbreviated commit id needs at least 7 hex digits and must be the start of exactly one commit among
         the advertised refs and the whole history (checked once, with a full fetch); otherwise the run fails and
         lists the candidates. Full commit ids are faster.
-      - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
-        exact commit an earlier job used (its C(git_inventory_commit)).
+      - Quote a version that YAML would read as a number, boolean or date, such as V("1.10") or V("0123456");
+        such a value unquoted fails the source, because YAML would turn V(1.10) into V(1.1).
+      - May be a Jinja template rendered against extra vars, to replay a job on the exact commit an earlier job
+        used (its C(git_inventory_commit)); see the examples, which give the template a default branch.
     type: str
     version_added: 0.1.0
   path:
@@ -204,7 +206,7 @@ options:
     ini:
       - section: vcs_inventory
         key: proxy
-    version_added: 0.1.0
+    version_added: 0.2.0
   allow_scripts:
     description:
       - Run executable files of the repository as script inventories, as Ansible would for a local copy.
