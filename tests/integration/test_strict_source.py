@@ -19,6 +19,17 @@ from conftest import said, write_source
 from helpers.servers import free_port
 
 HOSTS = "all:\n  hosts:\n    a:\n"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def troubleshooting() -> str:
+    with open(os.path.join(ROOT, "docs", "troubleshooting.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def assert_documented(message: str) -> None:
+    """message, with its variable parts as the page writes them (<url>), is quoted in troubleshooting.md."""
+    assert said("vcs.inventory.git: " + message, troubleshooting()), message
 # A Python class name in a message ("SshClientMissing: ...", "KeyError: ...").
 CLASS_NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+){2,}(?:Error|Exception|Missing|Failure|Timeout)\b|\bKeyError\b")
 
@@ -117,31 +128,45 @@ def test_typed_values_fail_quoting_what_was_written(ansible, upstream, git_daemo
 # Each error the plugin can end a source with, as (options of the source file, the message's start).
 # "{url}" is the git daemon's repository, "{source}" the source file.
 ERRORS = [
-    ("", "the option 'url' is required: set it to the Git repository that holds the inventory"),
-    ("url: ftp://127.0.0.1/x.git\n", "the option 'url' uses the unsupported scheme 'ftp'"),
-    ("url: '{url}'\npath: {{a: 1}}\n", "the option 'path' must be a string or a list of strings"),
-    ("url: '{url}'\ndepth: -1\n", "the option 'depth' must be 0 (full history) or a positive number, got -1"),
-    ("url: '{url}'\ntimeout: -1\n", "the option 'timeout' must not be negative, got -1; set it to 0 or more"),
-    ("url: '{url}'\npath: /etc\n", "the option 'path' must be relative to the repository root, got '/etc'"),
-    ("url: '{url}'\npath: ../x\n", "the option 'path' climbs out of the repository ('../x'); use a path inside it"),
-    ("url: '{url}'\npath: nope\n", "the path 'nope' (option 'path') is not in {url} at main"),
-    ("url: '{url}'\nversion: '{{{{ nope }}}}'\n", "cannot render the option 'version' ('{{{{ nope }}}}'):"),
-    ("url: '{url}'\nversion: nope\n", "cannot use {url}: version 'nope' is neither a branch, a tag nor a commit id"),
-    ("url: '{url}'\nversion: abcd\n", "cannot use {url}: version 'abcd' is too short for a commit id"),
+    ("", "the option 'url' is required: set it to the Git repository that holds the inventory", None),
+    ("url: ftp://127.0.0.1/x.git\n", "the option 'url' uses the unsupported scheme 'ftp'",
+     "the option 'url' uses the unsupported scheme '<scheme>'"),
+    ("url: '{url}'\npath: {{a: 1}}\n", "the option 'path' must be a string or a list of strings", None),
+    ("url: '{url}'\ndepth: -1\n", "the option 'depth' must be 0 (full history) or a positive number, got -1",
+     "the option 'depth' must be 0 (full history) or a positive number, got <value>"),
+    ("url: '{url}'\ntimeout: -1\n", "the option 'timeout' must not be negative, got -1; set it to 0 or more",
+     "the option '<option>' must not be negative, got <value>; set it to 0 or more"),
+    ("url: '{url}'\npath: /etc\n", "the option 'path' must be relative to the repository root, got '/etc'",
+     "the option 'path' must be relative to the repository root, got '<path>'"),
+    ("url: '{url}'\npath: ../x\n", "the option 'path' climbs out of the repository ('../x'); use a path inside it",
+     "the option 'path' climbs out of the repository ('<path>'); use a path inside it"),
+    ("url: '{url}'\npath: nope\n", "the path 'nope' (option 'path') is not in {url} at main",
+     "the path '<path>' (option 'path') is not in <url> at <version>"),
+    ("url: '{url}'\nversion: '{{{{ nope }}}}'\n", "cannot render the option 'version' ('{{{{ nope }}}}'):",
+     "cannot render the option '<option>' ('<value>'):"),
+    ("url: '{url}'\nversion: nope\n", "cannot use {url}: version 'nope' is neither a branch, a tag nor a commit id",
+     "cannot use <url>: version '<version>' is neither a branch, a tag nor a commit id"),
+    ("url: '{url}'\nversion: abcd\n", "cannot use {url}: version 'abcd' is too short for a commit id",
+     "cannot use <url>: version '<version>' is too short for a commit id"),
     ("url: '{url}'\nverify_commit: true\ngpg_allowlist: [AB12]\n",
-     "the option 'gpg_allowlist' holds 'AB12', which is not an OpenPGP fingerprint"),
-    ("url: '{url}'\ndepth: many\n", "cannot read {source}:"),
+     "the option 'gpg_allowlist' holds 'AB12', which is not an OpenPGP fingerprint",
+     "the option 'gpg_allowlist' holds '<value>', which is not an OpenPGP fingerprint"),
+    ("url: '{url}'\ndepth: many\n", "cannot read {source}:", "cannot read <file>:"),
     ("url: '{url}'\nzzz_qqq: 1\n",
-     "unknown option 'zzz_qqq' in {source}; see ansible-doc -t inventory vcs.inventory.git for the options"),
-    ("url: 'git://127.0.0.1:{port}/x.git'\n", "cannot connect to git://127.0.0.1:{port}/x.git: connection refused"),
-    ("url: '{base}/no-such-repo'\n", "no Git repository at {base}/no-such-repo"),
-    ("url: 'http://127.0.0.1:{port}/x.git'\npassword: secret\n", "a password or token is set but no user name"),
-    ("url: '{url}'\npath: bad.yml\n", "no inventory plugin could parse 'bad.yml' from the repository:"),
+     "unknown option 'zzz_qqq' in {source}; see ansible-doc -t inventory vcs.inventory.git for the options",
+     "unknown option '<key>' in <file>; see ansible-doc -t inventory vcs.inventory.git for the options"),
+    ("url: 'git://127.0.0.1:{port}/x.git'\n", "cannot connect to git://127.0.0.1:{port}/x.git: connection refused",
+     "cannot connect to <url>: connection refused"),
+    ("url: '{base}/no-such-repo'\n", "no Git repository at {base}/no-such-repo", "no Git repository at <url>"),
+    ("url: 'http://127.0.0.1:{port}/x.git'\npassword: secret\n", "a password or token is set but no user name",
+     None),
+    ("url: '{url}'\npath: bad.yml\n", "no inventory plugin could parse 'bad.yml' from the repository:",
+     "no inventory plugin could parse '<path>' from the repository:"),
 ]
 
 
-@pytest.mark.parametrize("text,message", ERRORS, ids=[m.split(":")[0][:40] for _t, m in ERRORS])
-def test_every_error_has_the_face(ansible, upstream, git_daemon, tmp_path, text, message):
+@pytest.mark.parametrize("text,message,documented", ERRORS, ids=[m.split(":")[0][:40] for _t, m, _d in ERRORS])
+def test_every_error_has_the_face(ansible, upstream, git_daemon, tmp_path, text, message, documented):
     upstream.commit({"hosts.yml": HOSTS, "bad.yml": "all: [\n"})
     url = git_daemon.url("inventory")
     values = {"url": url, "base": url.rsplit("/", 1)[0], "port": free_port()}
@@ -153,6 +178,7 @@ def test_every_error_has_the_face(ansible, upstream, git_daemon, tmp_path, text,
     assert "secret" not in proc.stderr
     assert_face(proc.stderr, "vcs.inventory.git: " + message.format(**values), source,
                 names_source=f"in {source}" in message.format(**values) or "cannot read {source}" in message)
+    assert_documented(documented or message)
 
 
 # Each warning, as (files of the repository, options, the warning's start); the run succeeds.
@@ -180,6 +206,9 @@ def test_every_warning_has_the_face(ansible, upstream, git_daemon, tmp_path, fil
     assert proc.returncode == 0, proc.stderr
     json.loads(proc.stdout)
     assert_face(proc.stderr, "vcs.inventory.git: " + message, source)
+    assert_documented(message.replace("'inv/run.sh'", "'<file>'").replace("'inv/bad.yml'", "'<file>'")
+                      .replace("'inv'", "'<path>'").replace("the yaml plugin", "the <plugin> plugin")
+                      .replace("'ansible_python_interpreter' of 'a'", "'<name>' of '<host or group>'"))
 
 
 def test_a_tag_and_branch_warning_has_the_face(ansible, upstream, git_daemon, tmp_path):
@@ -254,3 +283,23 @@ def test_a_misnamed_source_is_explained(ansible, upstream, git_daemon, tmp_path)
         handle.write(HOSTS)
     proc = ansible.inventory("-i", other, "--list")
     assert proc.returncode == 0 and "vcs.inventory.git" not in proc.stderr, proc.stderr
+
+
+def test_a_missing_ssh_client_is_said_without_a_class_name(ansible, upstream, tmp_path):
+    upstream.commit({"hosts.yml": HOSTS})
+    url = f"ssh://git@127.0.0.1:1{upstream.bare}"
+    source = write_source(tmp_path, url=url, timeout=5)
+    proc = ansible.inventory("-i", source, "--list", env={"PATH": os.path.dirname(sys.executable)})  # no ssh there
+    assert proc.returncode != 0, proc.stdout
+    assert_face(proc.stderr, f"vcs.inventory.git: cannot read {url}: the OpenSSH client program 'ssh' is missing from "
+                "PATH; SSH URLs need it (package openssh-client on Debian and Ubuntu, openssh-clients on Fedora and "
+                "RHEL; see bindep.txt)", source)
+
+
+def test_ansible_doc_renders_every_description(ansible):
+    proc = ansible.run("ansible-doc", "-t", "inventory", "vcs.inventory.git")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "'' }}" not in text and "default('main''" not in text, text
+    assert not re.search(r"\b[CVOEIBLU]\(", text), re.search(r".{40}\b[CVOEIBLU]\(.{40}", text)
+    assert 'Quote a version that YAML would read as a number' in text
