@@ -162,6 +162,10 @@ ERRORS = [
      None),
     ("url: '{url}'\npath: bad.yml\n", "no inventory plugin could parse 'bad.yml' from the repository:",
      "no inventory plugin could parse '<path>' from the repository:"),
+    ("url: '{url}'\ncache_dir: '{source}'\n", "the cache directory {source} is not a directory; set 'cache_dir'",
+     "the cache directory <path> is not a directory; set 'cache_dir'"),
+    ("url: '{url}'\nverify_commit: true\n", "refusing the commit {head12} of {url} at version 'main': it is not signed",
+     "refusing the commit <commit> of <url> at version '<version>': it is not signed"),
 ]
 
 
@@ -169,7 +173,7 @@ ERRORS = [
 def test_every_error_has_the_face(ansible, upstream, git_daemon, tmp_path, text, message, documented):
     upstream.commit({"hosts.yml": HOSTS, "bad.yml": "all: [\n"})
     url = git_daemon.url("inventory")
-    values = {"url": url, "base": url.rsplit("/", 1)[0], "port": free_port()}
+    values = {"url": url, "base": url.rsplit("/", 1)[0], "port": free_port(), "head12": upstream.head()[:12]}
     source = os.path.join(str(tmp_path), "prod.git.yml")
     values["source"] = source
     write_raw(tmp_path, text.format(**values))
