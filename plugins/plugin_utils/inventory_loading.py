@@ -193,7 +193,7 @@ class CheckoutLoader:
             real = os.path.realpath(full)
             real_root = os.path.realpath(root)
             if real != real_root and not real.startswith(real_root + os.sep):
-                self.display.warning(f"skipped {os.path.relpath(full, root)!r}: it leads outside the repository")
+                self.display.warning(messages.leads_outside(os.path.relpath(full, root)))
                 continue
             if os.path.isdir(full):
                 self._load_dir(full, root)
@@ -202,24 +202,16 @@ class CheckoutLoader:
             if failures:
                 # What the inventory manager says of a file it cannot parse in a directory source.
                 for name_, exc in failures:
-                    self.display.warning(f"the {name_} plugin cannot parse {os.path.relpath(full, root)!r} of the "
-                                         f"repository: {to_text(exc)}")
-                self.display.warning(f"skipped {os.path.relpath(full, root)!r} of the repository: no inventory plugin "
-                                     "could parse it (as for a file of a local directory source); fix or remove it")
+                    self.display.warning(messages.plugin_cannot_parse(name_, os.path.relpath(full, root), to_text(exc)))
+                self.display.warning(messages.skipped_unparsable(os.path.relpath(full, root)))
 
     def _load_file(self, path: str, root: str):
         """Return None when parsed, else the list of (plugin, error) failures ([] if none wanted it)."""
         if not self.allow_scripts and _is_script(path):
-            self.display.warning(
-                f"not running the executable {os.path.relpath(path, root)!r} as a script "
-                "inventory; set 'allow_scripts: true' to allow it"
-            )
+            self.display.warning(messages.script_not_run(os.path.relpath(path, root)))
             return None
         if not self.trust_repo and names_inventory_plugin(path):
-            self.display.warning(
-                f"skipped {os.path.relpath(path, root)!r}: it configures an inventory plugin, and "
-                "trust_repo is false, so only data files (INI, YAML, JSON, TOML) of the repository are read"
-            )
+            self.display.warning(messages.plugin_config_skipped(os.path.relpath(path, root)))
             return None
         failures = []
         previous_source = getattr(self.inventory, "current_source", None)

@@ -200,7 +200,47 @@ def untrusted_wrapper(core: str) -> PluginError:
                        "only for a repository whose authors may run code on the controller")
 
 
-# Warnings (their face comes from SourceDisplay) ----------------------------------------------
+# Warnings (their face and source come from SourceDisplay; the Git cache's arrive through sync's warn) ------
+
+def no_hosts(where: str, safe_url: str, commit: str, skipped: list[str]) -> str:
+    found = f"the source added no hosts: the path {where} (option 'path') of {safe_url} at commit {commit[:12]} defines none."
+    if not skipped:
+        return face(found + " Check the option 'path' and the version.")
+    return face(found + f" Ansible's rules for directory sources skipped these files under it: {'; '.join(skipped)}. "
+                "Rename such a file (hosts.ini to hosts or hosts.yml), point the option 'path' at the file itself, or "
+                "change the setting INVENTORY_IGNORE_EXTS (ANSIBLE_INVENTORY_IGNORE) or INVENTORY_IGNORE_PATTERNS "
+                "(ANSIBLE_INVENTORY_IGNORE_REGEX) that skipped it.")
+
+
+def dropped_variable(varname: str, entity: str, why: str) -> str:
+    return face(f"dropped the variable {varname!r} of {entity!r}: trust_repo is false and {why}")
+
+
+def damaged_stored_parse(path: str, detail: str) -> str:
+    return face(f"ignoring the damaged stored parse {path} ({detail}); parsing the checkout again")
+
+
+def leads_outside(rel: str) -> str:
+    return face(f"skipped {rel!r}: it leads outside the repository")
+
+
+def plugin_cannot_parse(plugin_name: str, rel: str, detail: str) -> str:
+    return face(f"the {plugin_name} plugin cannot parse {rel!r} of the repository: {detail}")
+
+
+def skipped_unparsable(rel: str) -> str:
+    return face(f"skipped {rel!r} of the repository: no inventory plugin could parse it (as for a file of a local "
+                "directory source); fix or remove it")
+
+
+def script_not_run(rel: str) -> str:
+    return face(f"not running the executable {rel!r} as a script inventory; set 'allow_scripts: true' to allow it")
+
+
+def plugin_config_skipped(rel: str) -> str:
+    return face(f"skipped {rel!r}: it configures an inventory plugin, and trust_repo is false, so only data files "
+                "(INI, YAML, JSON, TOML) of the repository are read")
+
 
 def misnamed_source(source: str) -> str:
     return face(f"{source} sets 'plugin: vcs.inventory.git', but its name does not end in git.yml or git.yaml, so "

@@ -33,7 +33,7 @@ from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, parsed_store
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, messages, parsed_store
 
 __metaclass__ = type
 
@@ -92,7 +92,7 @@ def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bo
     try:
         stored = parsed_store.read(path, key, checkout.commit, plugin.loader, snapshot=pristine)
     except parsed_store.Damaged as exc:
-        display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
+        display.warning(messages.damaged_stored_parse(path, str(exc)))
     if stored is not None and stored[0].get("start") != start:
         # Parsers skip calls for groups and hosts that exist already (ini's add_group): calls recorded
         # after other sources are only right after the same ones, and an empty start only for an empty one.

@@ -96,9 +96,7 @@ class _UntrustedInventory:
     def set_variable(self, entity, varname, value):
         why = untrusted_vars.why_dropped(varname, value)
         if why is not None:
-            self._display.warning(
-                f"vcs.inventory.git: dropped the variable {varname!r} of {entity!r}: trust_repo is false and {why}"
-            )
+            self._display.warning(messages.dropped_variable(varname, entity, why))
             return
         raw_inventory(self._inner).set_variable(entity, varname, wrap_shared(value))
 
