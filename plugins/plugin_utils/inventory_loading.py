@@ -61,6 +61,12 @@ def _short(name: str) -> str:
     return name.removeprefix("ansible.builtin.")
 
 
+def _shown_name(name: str) -> str:
+    """A plugin's name as a user writes it ('yaml', 'community.general.x'), not its Python module path."""
+    match = re.match(r"^ansible_collections\.(\w+)\.(\w+)\.plugins\.inventory\.(\w+)$", name)
+    return _short(".".join(match.groups())) if match else name
+
+
 def _plugin_names(allow_scripts: bool, data_only: bool = False) -> list[str]:
     if data_only:
         enabled = [_short(n) for n in C.INVENTORY_ENABLED if _short(n) in DATA_PARSERS]
@@ -224,7 +230,7 @@ class CheckoutLoader:
                     wanted = False
                 if not wanted:
                     continue
-                name = to_text(internals.plugin_name(plugin))
+                name = _shown_name(to_text(internals.plugin_name(plugin)))
                 try:
                     # 2.19: the inventory wrapper applies template trust as the real parser declares it.
                     with internals.target_plugin(self.inventory, plugin):
