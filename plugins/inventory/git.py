@@ -387,6 +387,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             long_lived.after_load(inventory_of(self))  # ansible-playbook forks next: see long_lived
         except Exception as exc:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
+            if not isinstance(exc, AnsibleError):  # a bug or no memory: where it happened, for a report (-vvv)
+                display.vvv(messages.unexpected_trace(exc, path))
             failure = messages.in_source(exc, path)
             remember_failure(self, path, failure)  # the error being raised, for the next attempt in this run
             if failure is exc:

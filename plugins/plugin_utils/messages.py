@@ -53,6 +53,14 @@ def in_source(exc: BaseException, source: str) -> AnsibleParserError:
                        "where, and report it if it repeats", source)
 
 
+def unexpected_trace(exc: BaseException, source: str) -> str:
+    """Where an unexpected error happened, shown at -vvv: the one place a Python traceback may appear."""
+    import traceback
+
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    return face(f"where the unexpected error happened, to include in a report:\n{trace}", source)
+
+
 def ansible_text(exc: BaseException) -> str:
     """The message of an Ansible error without the excerpt of the file that 2.16 appends."""
     return str(getattr(exc, "message", None) or exc).strip()

@@ -68,7 +68,7 @@ def _sample(parameter: inspect.Parameter):
 
 BUILDERS = [(name, func) for name, func in inspect.getmembers(messages, inspect.isfunction)
             if func.__module__ == messages.__name__ and not name.startswith("_")
-            and name not in ("face", "in_source", "ansible_text", "error", "repeated")]
+            and name not in ("face", "in_source", "ansible_text", "error", "repeated", "unexpected_trace")]
 
 
 @pytest.mark.parametrize("name,func", BUILDERS, ids=[name for name, _ in BUILDERS])
@@ -133,3 +133,14 @@ def test_misnamed_source_is_recognised(tmp_path):
     assert strict_options.names_this_plugin(str(ours))
     assert not strict_options.names_this_plugin(str(other))
     assert not strict_options.names_this_plugin(str(tmp_path))
+
+
+def test_an_unexpected_error_keeps_where_it_happened_for_vvv():
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        trace = messages.unexpected_trace(exc, "/srv/prod.git.yml")
+        shown = str(messages.in_source(exc, "/srv/prod.git.yml").message)
+    assert trace.startswith("vcs.inventory.git: where the unexpected error happened") and "test_messages.py" in trace
+    assert shown == ("vcs.inventory.git: stopped by an unexpected error ('missing'); run again with -vvv to see where, "
+                     "and report it if it repeats (source /srv/prod.git.yml)")
