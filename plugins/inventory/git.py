@@ -49,8 +49,10 @@ options:
       - An abbreviated commit id needs at least 7 hex digits and must be the start of exactly one commit among
         the advertised refs and the whole history (checked once, with a full fetch); otherwise the run fails and
         lists the candidates. Full commit ids are faster.
-      - May be a Jinja template, for example V({{ inventory_commit | default('main') }}), to replay a job on the
-        exact commit an earlier job used (its C(git_inventory_commit)).
+      - Quote a version that YAML would read as a number, boolean or date, such as V("1.10") or V("0123456");
+        such a value unquoted fails the source, because YAML would turn V(1.10) into V(1.1).
+      - May be a Jinja template rendered against extra vars, to replay a job on the exact commit an earlier job
+        used (its C(git_inventory_commit)); see the examples, which give the template a default branch.
       - May be a list of such strings (since 0.2.0). Each entry is rendered on its own, entries that render empty
         are skipped, and the first entry that names a ref the remote advertises (branch, tag, V(HEAD), V(refs/...))
         or that is a full commit id is used; C(git_inventory_version) says which. One ref advertisement serves the
@@ -283,7 +285,7 @@ options:
     ini:
       - section: vcs_inventory
         key: proxy
-    version_added: 0.1.0
+    version_added: 0.2.0
   allow_scripts:
     description:
       - Run executable files of the repository as script inventories, as Ansible would for a local copy.
@@ -413,8 +415,7 @@ ssh_allowed_signers: ~/.config/inventory/allowed_signers
 import os
 from importlib.util import find_spec
 
-from ansible.errors import AnsibleParserError
-from ansible.module_utils.basic import missing_required_lib
+from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 # Found, not imported: the Git code imports dulwich only when a sync needs the network, so a run
@@ -424,7 +425,7 @@ try:
 except (ImportError, ValueError):
     HAS_DULWICH = False
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, messages, strict_options
 from ansible_collections.vcs.inventory.plugins.plugin_utils._ansible_internals import inventory_of
 from ansible_collections.vcs.inventory.plugins.plugin_utils.attempts import fail_again_if_failed, remember_failure
 from ansible_collections.vcs.inventory.plugins.plugin_utils.empty_source import warn_if_no_hosts
@@ -441,15 +442,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = "vcs.inventory.git"
 
     def verify_file(self, path):
-        return super().verify_file(path) and path.endswith(("git.yml", "git.yaml"))
+        readable = super().verify_file(path)
+        if readable and not path.endswith(("git.yml", "git.yaml")) and strict_options.names_this_plugin(path):
+            self.display.warning(messages.misnamed_source(path))  # the file is still refused: only the reason is told
+        return readable and path.endswith(("git.yml", "git.yaml"))
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
+        display = self.display
+        self.display = messages.SourceDisplay(display, path)  # every warning of this source names it
         try:
             if not HAS_DULWICH:
-                raise AnsibleParserError(missing_required_lib("dulwich") + " (pip install 'dulwich>=1.2.13,<2' with the Python that runs Ansible)")
+                raise messages.missing_dulwich()
             long_lived.before_load(inventory_of(self))
-            self._read_config_data(path)
+            self._read_source(path)
             fail_again_if_failed(self, path)  # auto hands a failed source back to us: one attempt per run
             owner = os.path.abspath(path)
             settings = read_settings(self, force_sync=not cache)
@@ -458,7 +464,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             warn_if_no_hosts(self, settings, checkout, added)
             annotate_hosts(self, settings, checkout, added)
             long_lived.after_load(inventory_of(self))  # ansible-playbook forks next: see long_lived
-        except Exception:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
+        except Exception as exc:  # MemoryError or RecursionError too: a failed source fails the run, never empties it
             fail_the_run()
-            remember_failure(self, path)  # the error being raised, for the next attempt in this run
-            raise
+            if not isinstance(exc, AnsibleError):  # a bug or no memory: where it happened, for a report (-vvv)
+                display.vvv(messages.unexpected_trace(exc, path))
+            failure = messages.in_source(exc, path)
+            remember_failure(self, path, failure)  # the error being raised, for the next attempt in this run
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            self.display = display
+
+    def _read_source(self, path):
+        try:
+            config = self._read_config_data(path)
+        except AnsibleError as exc:  # bad YAML, a required or mistyped option: Ansible's words, with our face
+            strict_options.explain(self, self.loader, path)  # unless a check of ours says it more plainly
+            raise messages.unreadable_source(path, messages.ansible_text(exc)) from None
+        strict_options.check(self, config, path)

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 
 from ansible import constants as C
-from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.inventory.group import Group
 from ansible.inventory.host import Host
@@ -661,9 +660,7 @@ def vault_value(ciphertext, extra, loader):
     return value
 
 
-def untrusted_wrapper_error() -> AnsibleParserError:
-    return AnsibleParserError(
-        f"{PREFIX}cannot keep the repository's values untrusted on ansible-core {ANSIBLE_VERSION} (its inventory "
-        "wrapper is not one this collection knows); use a tested ansible-core or set 'trust_repo: true' only for a "
-        "repository whose authors may run code on the controller"
-    )
+def untrusted_wrapper_error():
+    from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
+
+    return messages.untrusted_wrapper(ANSIBLE_VERSION)

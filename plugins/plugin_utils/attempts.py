@@ -18,9 +18,8 @@ import os
 import sys
 import weakref
 
-from ansible.errors import AnsibleParserError
-
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
 
 __metaclass__ = type
 
@@ -46,7 +45,7 @@ def fail_again_if_failed(plugin, path: str) -> None:
     except TypeError:  # an inventory object that takes no weak reference
         return
     if message is not None:
-        raise AnsibleParserError(message)
+        raise messages.repeated(message)
 
 
 def remember_failure(plugin, path: str, exc: BaseException | None = None) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
 from ansible_collections.vcs.inventory.plugins.plugin_utils import locking, trees
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import plain_detail
 
 __metaclass__ = type
 
@@ -64,20 +65,19 @@ def collect(entry_path: str, state_file: str, max_age_days: float, warn: Callabl
                                            progress)
         remove_unused_trees(os.path.join(entry_path, layout.TREES), keep, progress)
     except Exception as exc:
-        warn(f"could not tidy the cache entry {entry_path} (the inventory itself was synced): "
-             f"{type(exc).__name__}: {exc}")
+        warn(f"could not tidy the cache entry {entry_path} (the inventory itself was synced): {plain_detail(exc)}")
     try:
         consolidate_packs(mirror, live_keys, progress)
     except Exception as exc:  # a damaged mirror shows as many types (KeyError, ChecksumMismatch, zlib.error, ...)
         # The checkouts hold all a run reads; without the mirror the next run fetches its commit
         # again, instead of every run tripping over the same damage.
-        warn(f"could not consolidate the packs of {mirror} ({type(exc).__name__}: {exc}); "
+        warn(f"could not consolidate the packs of {mirror} ({plain_detail(exc)}); "
              "removing it, the next run fetches again")
         trees.remove_tree(mirror)
     try:
         prune_stale_entries(os.path.dirname(entry_path), entry_path, max_age_days, now, progress)
     except Exception as exc:
-        warn(f"could not prune unused cache entries in {os.path.dirname(entry_path)}: {type(exc).__name__}: {exc}")
+        warn(f"could not prune unused cache entries in {os.path.dirname(entry_path)}: {plain_detail(exc)}")
 
 
 def mark_used(entry_path: str, state_file: str, now: float | None = None) -> None:

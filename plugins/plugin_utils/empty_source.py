@@ -16,6 +16,8 @@ import re
 
 from ansible import constants as C
 
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
+
 __metaclass__ = type
 
 _ALWAYS = re.compile(r"^\.|^host_vars$|^group_vars$|^vars_plugins$")  # the manager's IGNORED_ALWAYS
@@ -66,17 +68,4 @@ def warn_if_no_hosts(plugin, settings, checkout, added: list[str]) -> None:
         if os.path.isdir(full):
             skipped += skipped_files(full, checkout.path)
     where = ", ".join(repr(p or ".") for p in settings.paths)
-    if skipped:
-        plugin.display.warning(
-            f"vcs.inventory.git: the source added no hosts: the path {where} (option 'path') of {checkout.safe_url} "
-            f"at commit {checkout.commit[:12]} defines none."
-            + f" Ansible's rules for directory sources skipped these files under it: {'; '.join(skipped)}. Rename "
-            "such a file (hosts.ini to hosts or hosts.yml), point the option 'path' at the file itself, or change "
-            "the setting INVENTORY_IGNORE_EXTS (ANSIBLE_INVENTORY_IGNORE) or INVENTORY_IGNORE_PATTERNS "
-            "(ANSIBLE_INVENTORY_IGNORE_REGEX) that skipped it."
-        )
-    else:
-        plugin.display.warning(
-            f"vcs.inventory.git: the source added no hosts: the path {where} (option 'path') of {checkout.safe_url} "
-            f"at commit {checkout.commit[:12]} defines none." + " Check the option 'path' and the version."
-        )
+    plugin.display.warning(messages.no_hosts(where, checkout.safe_url, checkout.commit, skipped))

@@ -31,10 +31,12 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import (
     DISK_FULL,
     NOT_WRITABLE,
     Damaged,
+    DulwichMissing,
     RemoteFailure,
     SyncError,
     UnusableCommit,
     VersionNotFound,
+    plain_detail,
 )
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import check as check_transport
@@ -116,7 +118,10 @@ def sync(opts: SyncOptions, warn: Callable[[str], None] = lambda m: None,
         error = exc  # outlives this block, so that it is freed below
     finally:
         os.umask(previous_umask)
-    failure = _as_sync_error(error, root, remote)
+    if isinstance(error, ImportError) and "dulwich" in f"{error.name} {error}":
+        failure = DulwichMissing(str(error))  # installed half, or not at all: no cache damage
+    else:
+        failure = _as_sync_error(error, root, remote)
     with warnings.catch_warnings():
         # dulwich leaves some files and sockets of an aborted fetch to the garbage collector,
         # which reports each as a ResourceWarning once the exception that holds them goes.
@@ -141,7 +146,7 @@ def _as_sync_error(exc: Exception, root: str, remote: Remote) -> SyncError:
                          "set 'cache_dir' (or ANSIBLE_VCS_INVENTORY_CACHE_DIR) to a writable directory")
     if isinstance(exc, OSError):
         return SyncError(f"cannot sync {remote.safe_url} with the cache in {root}: {detail}")
-    return SyncError(f"cannot sync {remote.safe_url}: {type(exc).__name__}: {detail}")
+    return SyncError(f"cannot sync {remote.safe_url}: {plain_detail(exc, remote.secrets)}; run with -vvv to see the steps")
 
 
 def _sync_entry(root: str, remote: Remote, opts: SyncOptions, warn: Callable[[str], None],
@@ -262,17 +267,17 @@ def _fetch_and_build(entry: CacheEntry, last_commit: str | None) -> tuple[str, s
             entry.warn(f"the cache entry {entry.path} was damaged ({exc}); rebuilding it")
         except SyncError:  # the remote, the version or the commit: a fresh mirror would not help
             raise
+        except ImportError:  # a library missing from this Python is no damage of the cache
+            raise
         except OSError as exc:
             if exc.errno in DISK_FULL + NOT_WRITABLE or attempt == 2:
                 raise
-            entry.warn(f"the cache entry {entry.path} was damaged ({type(exc).__name__}: "
-                       f"{redact(str(exc), entry.remote.secrets)}); rebuilding it")
+            entry.warn(f"the cache entry {entry.path} was damaged ({plain_detail(exc, entry.remote.secrets)}); rebuilding it")
         except Exception as exc:  # corruption surfaces as many types: KeyError, ChecksumMismatch, zlib.error, ...
             if attempt == 2:
                 raise SyncError(f"cannot sync {entry.remote.safe_url} even into a fresh cache entry: "
-                                f"{type(exc).__name__}: {redact(str(exc), entry.remote.secrets)}") from None
-            entry.warn(f"the cache entry {entry.path} was damaged ({type(exc).__name__}: "
-                       f"{redact(str(exc), entry.remote.secrets)}); rebuilding it")
+                                f"{plain_detail(exc, entry.remote.secrets)}; run with -vvv and report it") from None
+            entry.warn(f"the cache entry {entry.path} was damaged ({plain_detail(exc, entry.remote.secrets)}); rebuilding it")
         finally:
             if repo is not None:
                 repo.close()

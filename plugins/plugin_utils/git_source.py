@@ -11,22 +11,22 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ansible.errors import AnsibleParserError
 from ansible.inventory.group import Group
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, parsed_cache, repo_trust
+from ansible_collections.vcs.inventory.plugins.plugin_utils import commit_signatures, inventory_loading, messages, parsed_cache, repo_trust
 from ansible_collections.vcs.inventory.plugins.plugin_utils import host_changes, version_choice, version_lists
 from ansible_collections.vcs.inventory.plugins.plugin_utils.git_cache import Checkout, SyncError, SyncOptions, sync
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import DulwichMissing
 from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import TransportOptions
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import redact
 
 __metaclass__ = type
 
-PREFIX = "vcs.inventory.git: "
+PREFIX = messages.PREFIX
 # Changes when what a checkout may load changes, so that no stored parse made under older rules is replayed.
 LOADING_RULES = 2
 
@@ -54,7 +54,7 @@ def _template(plugin, value, option):
         # shows together with the source line the template came from.
         secrets = [plugin.get_option("password") or ""]
         shown = redact(str(value), secrets)
-        raise AnsibleParserError(f"cannot render the option '{option}' ({shown!r}): {redact(str(exc), secrets)}") from None
+        raise messages.cannot_render(option, shown, redact(str(exc), secrets)) from None
     return result
 
 
@@ -74,14 +74,14 @@ def _verify_options(opt) -> commit_signatures.VerifyOptions | None:
     try:
         return commit_signatures.verify_options(opt("verify_commit"), opt("ssh_allowed_signers"), opt("gpg_allowlist"))
     except ValueError as exc:
-        raise AnsibleParserError(str(exc)) from None
+        raise messages.error(str(exc)) from None
 
 
 def read_settings(plugin, force_sync: bool) -> Settings:
     opt = plugin.get_option
     url = _template(plugin, opt("url"), "url")
     if not url or not isinstance(url, str):
-        raise AnsibleParserError("the option 'url' is required: set it to the Git repository that holds the inventory")
+        raise messages.url_required()
     version, version_list = _version(plugin, opt("version"))
     raw_paths = opt("path")
     if raw_paths in (None, ""):
@@ -89,15 +89,15 @@ def read_settings(plugin, force_sync: bool) -> Settings:
     elif isinstance(raw_paths, str):
         raw_paths = [raw_paths]
     elif not isinstance(raw_paths, (list, tuple)) or not all(isinstance(p, str) for p in raw_paths):
-        raise AnsibleParserError("the option 'path' must be a string or a list of strings (paths inside the repository)")
+        raise messages.path_type()
     paths = [_template(plugin, p, "path") for p in raw_paths]
     on_failure = opt("on_sync_failure")
     depth = opt("depth")
     if depth is None or depth < 0:
-        raise AnsibleParserError(f"the option 'depth' must be 0 (full history) or a positive number, got {depth!r}")
+        raise messages.negative_depth(depth)
     for name in ("timeout", "lock_timeout", "sync_timeout", "max_file_size", "refresh_interval", "cache_max_age"):
         if opt(name) is not None and opt(name) < 0:
-            raise AnsibleParserError(f"the option '{name}' must not be negative, got {opt(name)!r}")
+            raise messages.negative(name, opt(name))
     transport = TransportOptions(
         timeout=opt("timeout"), validate_certs=opt("validate_certs"), ca_path=opt("ca_path"),
         key_file=opt("key_file"), accept_hostkey=opt("accept_hostkey"), known_hosts_file=opt("known_hosts_file"),
@@ -163,8 +163,10 @@ def sync_checkout(plugin, settings: Settings, owner: str) -> Checkout:
     try:
         checkout = sync(settings.sync, warn=lambda m: display.warning(PREFIX + m), progress=lambda m: display.vvv(PREFIX + m),
                         notice=lambda m: display.vv(PREFIX + m))
+    except DulwichMissing:
+        raise messages.missing_dulwich() from None
     except SyncError as exc:
-        raise AnsibleParserError(PREFIX + str(exc)) from None
+        raise messages.error(str(exc)) from None
     for message in checkout.warnings:
         display.warning(PREFIX + message)
     if display.verbosity >= 2:
@@ -199,10 +201,7 @@ def load_checkout(plugin, settings: Settings, checkout: Checkout, owner: str, ca
     for rel in settings.paths:
         full = inventory_loading.resolve_path(checkout.path, rel)
         if not os.path.lexists(full):
-            raise AnsibleParserError(
-                f"{PREFIX}the path {rel!r} (option 'path') is not in {checkout.safe_url} at {checkout.version} "
-                f"(commit {checkout.commit[:12]}); check the option 'path'"
-            )
+            raise messages.path_not_in_repo(rel, checkout.safe_url, checkout.version, checkout.commit)
         fulls.append(full)
     parser = inventory_loading.CheckoutLoader(inventory, plugin.loader, plugin.display, settings.allow_scripts, cache,
                                               trust_repo=settings.trust_repo)

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ansible import constants as C
-from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.manager import IGNORED
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
 
 __metaclass__ = type
 
@@ -39,15 +39,15 @@ def resolve_path(root: str, rel: str | None, option: str = "path") -> str:
     if rel in ("", ".", "/"):
         return root
     if os.path.isabs(rel) or rel.startswith("~"):
-        raise AnsibleParserError(f"the option '{option}' must be relative to the repository root, got {rel!r}")
+        raise messages.path_absolute(option, rel)
     normal = os.path.normpath(rel)
     if normal == ".." or normal.startswith(".." + os.sep):
-        raise AnsibleParserError(f"the option '{option}' climbs out of the repository ({rel!r}); use a path inside it")
+        raise messages.path_climbs(option, rel)
     full = os.path.join(root, normal)
     real_root = os.path.realpath(root)
     real = os.path.realpath(full)
     if real != real_root and not real.startswith(real_root + os.sep):
-        raise AnsibleParserError(f"the option '{option}' ({rel!r}) resolves outside the repository through a symlink")
+        raise messages.path_through_symlink(option, rel)
     return full
 
 
@@ -59,6 +59,12 @@ MAX_NESTING = 4
 
 def _short(name: str) -> str:
     return name.removeprefix("ansible.builtin.")
+
+
+def _shown_name(name: str) -> str:
+    """A plugin's name as a user writes it ('yaml', 'community.general.x'), not its Python module path."""
+    match = re.match(r"^ansible_collections\.(\w+)\.(\w+)\.plugins\.inventory\.(\w+)$", name)
+    return _short(".".join(match.groups())) if match else name
 
 
 def _plugin_names(allow_scripts: bool, data_only: bool = False) -> list[str]:
@@ -129,15 +135,9 @@ def nested_limits() -> Scope | None:
 
 def check_nesting(source: tuple) -> None:
     if any(scope.source == source for scope in _ACTIVE):
-        raise AnsibleParserError(
-            f"{OWN_PLUGIN}: a configuration inside the repository loads the same repository, version and path "
-            "again (it would never end); remove that *.git.yml from the repository"
-        )
+        raise messages.nested_loop()
     if len(_ACTIVE) >= MAX_NESTING:
-        raise AnsibleParserError(
-            f"{OWN_PLUGIN}: sources nested in repositories go deeper than {MAX_NESTING} levels; "
-            "list the repositories in your own inventory instead"
-        )
+        raise messages.nested_too_deep(MAX_NESTING)
 
 
 @contextmanager
@@ -179,7 +179,7 @@ class CheckoutLoader:
         for name in _plugin_names(allow_scripts, data_only=not trust_repo):
             plugin = inventory_loader.get(name)
             if plugin is None:
-                raise AnsibleError(f"the inventory plugin {name!r} enabled for this run was not found")
+                raise messages.parser_not_found(name)
             self.plugins.append(plugin)
 
     def load(self, path: str, root: str) -> None:
@@ -189,10 +189,8 @@ class CheckoutLoader:
             return
         failures = self._load_file(path, root)
         if failures is not None:
-            raise AnsibleParserError(
-                f"no inventory plugin could parse {os.path.relpath(path, root)!r} from the repository: "
-                + "; ".join(f"{name}: {to_text(exc)}" for name, exc in failures)
-            )
+            raise messages.unparsable(os.path.relpath(path, root),
+                                      "; ".join(f"{name}: {to_text(exc)}" for name, exc in failures))
 
     def _load_dir(self, directory: str, root: str) -> None:
         for name in sorted(os.listdir(directory)):
@@ -202,7 +200,7 @@ class CheckoutLoader:
             real = os.path.realpath(full)
             real_root = os.path.realpath(root)
             if real != real_root and not real.startswith(real_root + os.sep):
-                self.display.warning(f"vcs.inventory.git: skipped {os.path.relpath(full, root)!r}: it leads outside the repository")
+                self.display.warning(messages.leads_outside(os.path.relpath(full, root)))
                 continue
             if os.path.isdir(full):
                 self._load_dir(full, root)
@@ -211,22 +209,16 @@ class CheckoutLoader:
             if failures:
                 # What the inventory manager says of a file it cannot parse in a directory source.
                 for name_, exc in failures:
-                    self.display.warning(f"Failed to parse {full} with {name_} plugin: {to_text(exc)}")
-                self.display.warning(f"Unable to parse {full} as an inventory source")
+                    self.display.warning(messages.plugin_cannot_parse(name_, os.path.relpath(full, root), to_text(exc)))
+                self.display.warning(messages.skipped_unparsable(os.path.relpath(full, root)))
 
     def _load_file(self, path: str, root: str):
         """Return None when parsed, else the list of (plugin, error) failures ([] if none wanted it)."""
         if not self.allow_scripts and _is_script(path):
-            self.display.warning(
-                f"vcs.inventory.git: not running the executable {os.path.relpath(path, root)!r} as a script "
-                "inventory; set 'allow_scripts: true' to allow it"
-            )
+            self.display.warning(messages.script_not_run(os.path.relpath(path, root)))
             return None
         if not self.trust_repo and names_inventory_plugin(path):
-            self.display.warning(
-                f"vcs.inventory.git: skipped {os.path.relpath(path, root)!r}: it configures an inventory plugin, and "
-                "trust_repo is false, so only data files (INI, YAML, JSON, TOML) of the repository are read"
-            )
+            self.display.warning(messages.plugin_config_skipped(os.path.relpath(path, root)))
             return None
         failures = []
         previous_source = getattr(self.inventory, "current_source", None)
@@ -239,7 +231,7 @@ class CheckoutLoader:
                     wanted = False
                 if not wanted:
                     continue
-                name = to_text(internals.plugin_name(plugin))
+                name = _shown_name(to_text(internals.plugin_name(plugin)))
                 try:
                     # 2.19: the inventory wrapper applies template trust as the real parser declares it.
                     with internals.target_plugin(self.inventory, plugin):

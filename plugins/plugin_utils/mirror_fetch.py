@@ -32,6 +32,10 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils.versions import HEX,
 __metaclass__ = type
 
 
+# The longest unfinished progress line kept while waiting for its end.
+_PROGRESS_LINE_MAX = 4096
+
+
 class MirrorFetch:
     """The mirror and the fetches into it (needs remote, opts, mirror, path, scope, server_file, progress)."""
 
@@ -326,8 +330,14 @@ class MirrorFetch:
         raise failure
 
     def _progress_bytes(self, data: bytes) -> None:
-        # Servers redraw one line with "\r"; keep the last state of each line only.
-        for line in data.decode("utf-8", "replace").split("\n"):
-            text = line.split("\r")[-1].strip()
+        # Side-band packets cut lines anywhere, even inside a word or a UTF-8 character: a line is
+        # shown once its end has come. Servers redraw one line with "\r"; keep its last state only.
+        pending = getattr(self, "_progress_pending", b"") + data
+        *lines, pending = pending.split(b"\n")
+        if len(pending) > _PROGRESS_LINE_MAX:  # a server that never ends its line: keep only its last redraw
+            pending = pending.rsplit(b"\r", 1)[-1][-_PROGRESS_LINE_MAX:]
+        self._progress_pending = pending
+        for line in lines:
+            text = line.decode("utf-8", "replace").split("\r")[-1].strip()
             if text:
                 self.progress(redact(text, self.remote.secrets))

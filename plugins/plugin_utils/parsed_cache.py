@@ -32,7 +32,7 @@ from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, parsed_store
+from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived, messages, parsed_store
 
 __metaclass__ = type
 
@@ -123,7 +123,7 @@ def _reuse(plugin, data, checkout, path: str, key: str, start: str, pristine: bo
 
 
 def _damaged(display, path: str, exc: Exception) -> None:
-    display.warning(f"vcs.inventory.git: ignoring the damaged stored parse {path} ({exc}); parsing the checkout again")
+    display.warning(messages.damaged_stored_parse(path, str(exc)))
 
 
 def _start_state(data) -> str:

@@ -35,6 +35,7 @@ from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_inte
 from ansible_collections.vcs.inventory.plugins.plugin_utils import long_lived
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import write_atomic
 from ansible_collections.vcs.inventory.plugins.plugin_utils.entry_layout import PARSE_KEY
+from ansible_collections.vcs.inventory.plugins.plugin_utils.sync_errors import plain_detail
 
 __metaclass__ = type
 
@@ -181,7 +182,7 @@ def read(path: str, key: str, commit: str, loader, snapshot: bool = False, *, se
             ops.extend(_Unpickler(stream, loader).load())
         return header, ops, None
     except Exception as exc:  # noqa: BLE001 - damage shows up as many types; the file is never used then
-        raise Damaged(f"{type(exc).__name__}: {exc}") from None
+        raise Damaged(plain_detail(exc)) from None
     finally:
         paused.__exit__(None, None, None)
 

@@ -13,11 +13,10 @@ import os
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
-from ansible.errors import AnsibleParserError
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import _ansible_internals as internals
-from ansible_collections.vcs.inventory.plugins.plugin_utils import untrusted_vars
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages, untrusted_vars
 
 __metaclass__ = type
 
@@ -120,7 +119,7 @@ class _UntrustedInventory:
     def _warn(self, text: str) -> None:
         if text not in self._warned:
             self._warned.add(text)
-            self._display.warning(f"vcs.inventory.git: {text}")
+            self._display.warning(messages.face(text))
 
     def _where(self) -> str:
         source = self._reading or getattr(self._inner, "current_source", None)
@@ -154,10 +153,7 @@ class _UntrustedInventory:
         # Without ansible_host the host name is the address ssh is given, as an argument of its own
         # and in ProxyCommand's %h: "-oProxyCommand=..." would be an option, "a;b" a command.
         if not untrusted_vars.plain_name(str(host)):
-            raise AnsibleParserError(
-                f"vcs.inventory.git: the host name {str(host)!r} is not a plain host name (it starts with '-', or "
-                "holds whitespace or shell characters); trust_repo is false, so the repository may not use it"
-            )
+            raise messages.host_name_not_plain(str(host))
         if str(host).lower() in CONTROLLER_NAMES:
             self._refused.add(host)
             self._warn(f"refused the host {str(host)!r}{self._where()}: Ansible runs tasks for that name on the "
@@ -279,10 +275,7 @@ VAULT_HEADER = b"$ANSIBLE_VAULT"
 
 def _refuse_template_name(kind: str, name) -> None:
     if looks_like_template(name):
-        raise AnsibleParserError(
-            f"vcs.inventory.git: the {kind} name {str(name)!r} holds a template; trust_repo is false, so the "
-            "repository may not name hosts or groups with templates"
-        )
+        raise messages.template_name(kind, str(name))
 
 
 def untrusted_inventory(inventory, display, own=None, buffered: bool = False):

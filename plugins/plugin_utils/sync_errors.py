@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import errno
 import socket
+import zlib
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure
+from ansible_collections.vcs.inventory.plugins.plugin_utils.transport import ProxyFailure, SshClientMissing
 from ansible_collections.vcs.inventory.plugins.plugin_utils.urls import Remote, redact
 
 __metaclass__ = type
@@ -38,9 +39,25 @@ class Damaged(SyncError):
     """The mirror does not hold what the last good sync left in it."""
 
 
+class DulwichMissing(SyncError):
+    """dulwich cannot be imported by the Python that runs the sync; the Ansible side says which pip to run."""
+
+
 # Errors that say the disk cannot take more: never a reason to wipe anything.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def plain_detail(exc: BaseException, secrets=()) -> str:
+    """What went wrong, in words, for an error that carries no message of ours: never a Python class name."""
+    detail = redact(str(exc), list(secrets)).strip()
+    if isinstance(exc, KeyError):
+        return f"an object or entry is missing ({detail})" if detail else "an object or entry is missing"
+    if isinstance(exc, zlib.error):
+        return f"compressed data is corrupt ({detail})"
+    if isinstance(exc, (EOFError, TimeoutError)) and not detail:
+        return "the data ended early" if isinstance(exc, EOFError) else "timed out"
+    return detail or "an error that gave no details"
 
 
 def is_remote_error(exc: BaseException) -> bool:
@@ -107,6 +124,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
         said = "\n".join(line.decode("utf-8", "replace") for line in exc.stderr_lines or []).lower()
     if isinstance(exc, ProxyFailure):  # it names the proxy and where it was set, already redacted
         return detail
+    if isinstance(exc, SshClientMissing):  # says which package brings ssh
+        return f"cannot read {remote.safe_url}: {detail}"
     if caused_by(HTTPUnauthorized):
         return (f"authentication failed for {remote.safe_url}: check the options 'username' and 'password' "
                 "(or the credentials in the URL)")
@@ -118,7 +137,8 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
         return f"cannot connect to {remote.safe_url}: connection refused; is the Git server up and the 'url' right?"
     if caused_by(socket.timeout, TimeoutError, ConnectTimeoutError, ReadTimeoutError) or "timed out" in said:
         return f"no answer from {remote.safe_url} within {timeout:g}s (option 'timeout'): {detail or 'timed out'}"
-    if caused_by(NotGitRepository) or "not found" in said or "does not appear" in said:
+    if (caused_by(NotGitRepository) or "not found" in said or "does not appear" in said
+            or "repository not exported" in detail.lower()):  # git daemon's answer for a missing repository
         return f"no Git repository at {remote.safe_url}: check the option 'url' ({detail or 'not found'})"
     if caused_by(ssl.SSLError, Urllib3SSLError):
         return (f"TLS error talking to {remote.safe_url}: {detail}; for a private CA set 'ca_path', "
@@ -126,4 +146,4 @@ def describe_remote_error(exc: BaseException, remote: Remote, timeout: float) ->
     if "host key" in said:
         return (f"SSH host key check failed for {remote.safe_url}: {detail}; add the key to 'known_hosts_file' "
                 "or set 'accept_hostkey: true'")
-    return f"cannot read {remote.safe_url}: {type(exc).__name__}: {detail or 'no details'}"
+    return f"cannot read {remote.safe_url}: {plain_detail(exc, remote.secrets)}; run with -vvv to see the steps"

@@ -135,12 +135,20 @@ def check_credentials(remote: Remote) -> None:
         )
 
 
+# Secrets shorter than this are redacted where they stand alone, not inside words.
+SHORT_SECRET = 8
+
+
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     """Remove the userinfo of any URL in text, and every known secret string."""
     # Greedy up to the last "@" of the authority: an unencoded "@" inside a password is removed whole.
     text = re.sub(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#]*@", r"\g<scheme>", str(text))
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):  # longest first: no partial remains
-        text = text.replace(secret, "********")
+        if len(secret) >= SHORT_SECRET:
+            text = text.replace(secret, "********")
+        else:
+            # A short secret ("x") is a part of many words ("proxy", "port"): only where it stands alone.
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "********", text)
     return text
 
 

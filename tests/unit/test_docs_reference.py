@@ -40,6 +40,11 @@ FRAGMENT_OPTIONS = {
     "leading_separator": ("bool", True),
     "use_extra_vars": ("bool", False),
 }
+# Where the fragment's options can be set outside the source file (the test below checks it against ansible-core).
+FRAGMENT_SETTINGS = {
+    "use_extra_vars": {"env": [{"name": "ANSIBLE_INVENTORY_USE_EXTRA_VARS"}],
+                       "ini": [{"section": "inventory_plugins", "key": "use_extra_vars"}]},
+}
 
 _MARKUP = [
     (re.compile(r"L\(([^)]+?),\s*([^)]+)\)"), r"[\1](\2)"),
@@ -136,11 +141,14 @@ def render(doc: dict) -> str:
             "Build groups and variables from the variables the repository sets (see the recipes).",
             "`ansible-doc -t inventory vcs.inventory.git` shows their full description for your ansible-core.",
             "",
-            "| Option | Type | Default |",
-            "|---|---|---|",
+            "| Option | Type | Default | Environment variable | ansible.cfg |",
+            "|---|---|---|---|---|",
         ]
         for name, (kind, default) in FRAGMENT_OPTIONS.items():
-            lines.append(f"| `{name}` | {kind} | {_value(default) if default not in ({}, []) else '`' + repr(default) + '`'} |")
+            settings = FRAGMENT_SETTINGS.get(name, {})
+            shown = _value(default) if default not in ({}, []) else "`" + repr(default) + "`"
+            lines.append(f"| `{name}` | {kind} | {shown} | {', '.join(_env(settings)) or '-'} | "
+                         f"{', '.join(_ini(settings)) or '-'} |")
         lines.append("")
     lines.append(END)
     return "\n".join(lines) + "\n"
@@ -191,6 +199,22 @@ def test_fragment_options_exist_in_this_ansible_core():
     for name, (kind, default) in FRAGMENT_OPTIONS.items():
         assert options[name]["type"].replace("boolean", "bool") == kind, name
         assert options[name]["default"] == default, name
+        settings = FRAGMENT_SETTINGS.get(name, {})
+        assert (options[name].get("env") or []) == settings.get("env", []), name
+        assert (options[name].get("ini") or []) == settings.get("ini", []), name
+
+
+def test_markup_is_not_cut_short():
+    """ansible-doc ends V(), C(), O() ... at the first ')': a description may not nest parentheses in one."""
+    problems = []
+    for name, option in plugin_documentation()["options"].items():
+        for paragraph in option.get("description") if isinstance(option.get("description"), list) else [
+                option.get("description", "")]:
+            for match in re.finditer(r"\b[CVOEIBLU]\(", paragraph):
+                inner = paragraph[match.end():].split(")", 1)[0]
+                if "(" in inner:
+                    problems.append(f"{name}: {paragraph[match.start():match.end() + len(inner) + 1]}")
+    assert not problems, problems
 
 
 def test_markup_becomes_markdown():
@@ -209,6 +233,8 @@ _MESSAGE_CALLS_IN = {"ValueError": ("urls.py", "signature_formats.py")}
 
 # The proxy's errors reach the user too (a remote failure's message is the ProxyFailure's text).
 _MESSAGE_CALLS |= {"ProxyConfigError", "ProxyFailure"}
+# The Ansible side builds its errors and warnings in plugins/plugin_utils/messages.py.
+_MESSAGE_CALLS |= {"PluginError", "face"}
 
 
 def _literal_chunks(node) -> list[str]:

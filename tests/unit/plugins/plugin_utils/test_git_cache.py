@@ -137,7 +137,7 @@ def test_lock_timeout_is_a_sync_error_naming_entry_remote_and_holder(synced):
     (OSError(errno.ENOSPC, "No space left on device"), "cannot grow"),
     (OSError(errno.EFBIG, "File too large"), "cannot grow"),
     (OSError(errno.EROFS, "Read-only file system"), "set 'cache_dir'"),
-    (KeyError("deadbeef"), "KeyError"),
+    (KeyError("deadbeef"), "an object or entry is missing ('deadbeef')"),
 ])
 def test_every_failure_becomes_one_clear_sync_error(exc, needle):
     remote = parse_remote("https://user:hunter2@example.invalid/repo.git")

@@ -70,3 +70,11 @@ def test_registering_again_replaces_the_owners_entries_in_every_list_handed_out(
     inventory_loading.unregister_vars_source("a.git.yml")
     inventory_loading.unregister_vars_source("b.git.yml")
     assert [str(s) for s in manager._sources] == [str(plain)]
+
+
+def test_a_parser_is_named_as_a_user_writes_it():
+    from ansible_collections.vcs.inventory.plugins.plugin_utils.inventory_loading import _shown_name
+
+    assert _shown_name("ansible_collections.ansible.builtin.plugins.inventory.yaml") == "yaml"
+    assert _shown_name("ansible_collections.community.general.plugins.inventory.proxmox") == "community.general.proxmox"
+    assert _shown_name("ini") == "ini"

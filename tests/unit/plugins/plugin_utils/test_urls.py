@@ -119,3 +119,10 @@ def test_cache_key_ignores_credentials_case_of_host_and_dot_git():
     (key,) = keys
     assert key.startswith("inv-") and "pw" not in key
     assert cache_key(parse_remote("https://git.example.com/ops/Inv.git")) != key
+
+
+def test_a_short_secret_is_redacted_where_it_stands_alone_not_inside_words():
+    text = "cannot go through the proxy http://127.0.0.1:3128 (port 3128): user p, password p"
+    assert redact(text, ["p"]) == "cannot go through the proxy http://127.0.0.1:3128 (port 3128): user ********, password ********"
+    assert redact("a:p@host and p.", ["p"]) == "a:********@host and ********."
+    assert redact("the token abcdefgh inside xabcdefghx", ["abcdefgh"]) == "the token ******** inside x********x"
