@@ -58,8 +58,8 @@ options:
         or that is a full commit id is used; C(git_inventory_version) says which. One ref advertisement serves the
         whole list. When no entry matches, the run fails and lists every entry and what it rendered to.
         Within O(refresh_interval) the last choice for the same rendered list is reused without network.
-      - For example the branch of the CI job, else the branch of the playbook, else V(main) is
-        V(["{{ lookup('env', 'CI_COMMIT_REF_NAME') }}", "{{ lookup('vcs.inventory.current_branch') }}", main]).
+      - For example the branch of the CI job (an C(env) lookup), else the branch of the playbook (the
+        C(vcs.inventory.current_branch) lookup), else V(main); the examples show that list.
     type: raw
     version_added: 0.1.0
   path:
@@ -388,6 +388,16 @@ keyed_groups:
     prefix: dc
 compose:
   ansible_host: ip_address
+
+---
+# The branch of the CI job, else the branch the playbook is checked out on, else main
+plugin: vcs.inventory.git
+url: https://git.example.com/ops/infra.git
+version:
+  - "{{ lookup('env', 'CI_COMMIT_REF_NAME') }}"
+  - "{{ lookup('vcs.inventory.current_branch') }}"
+  - main
+path: inventories/prod
 
 ---
 # Replay a job on the exact commit an earlier job used:

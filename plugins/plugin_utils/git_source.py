@@ -128,8 +128,7 @@ def _mirrors(plugin, raw) -> list[str]:
     if isinstance(raw, str):
         raw = raw.split(",")
     if not isinstance(raw, (list, tuple)) or not all(isinstance(m, str) for m in raw):
-        raise AnsibleParserError(f"{PREFIX}the option 'mirrors' must be a list of URLs (or, in "
-                                 "ANSIBLE_VCS_INVENTORY_MIRRORS, URLs separated by commas)")
+        raise messages.mirrors_type()
     return [str(_template(plugin, m.strip(), "mirrors")) for m in raw if m and m.strip()]
 
 

@@ -21,10 +21,9 @@ import hashlib
 import json
 import os
 
-from ansible.errors import AnsibleParserError
 
 from ansible_collections.vcs.inventory.plugins.plugin_utils import entry_layout as layout
-from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading
+from ansible_collections.vcs.inventory.plugins.plugin_utils import inventory_loading, messages
 from ansible_collections.vcs.inventory.plugins.plugin_utils.cache_files import read_json, write_json
 from ansible_collections.vcs.inventory.plugins.plugin_utils.commit_guard import Refused
 
@@ -46,8 +45,7 @@ def max_host_loss(value) -> int | None:
     except (TypeError, ValueError):
         number = -1
     if not 0 <= number <= 100:
-        raise AnsibleParserError(f"vcs.inventory.git: the option 'max_host_loss' must be a whole percent from 0 "
-                                 f"to 100, got {value!r}; leave it out to switch the guard off")
+        raise messages.max_host_loss_range(value)
     return number
 
 

@@ -254,3 +254,24 @@ def misnamed_source(source: str) -> str:
     return face(f"{source} sets 'plugin: vcs.inventory.git', but its name does not end in git.yml or git.yaml, so "
                 "Ansible does not hand it to this plugin and reads no hosts from it; rename it (for example to "
                 "prod.git.yml)")
+
+
+# Which commit (version lists, mirrors, the host-loss guard) ------------------------------------
+
+def version_list_empty() -> PluginError:
+    return PluginError("the option 'version' is an empty list; give at least one branch, tag or commit id, "
+                       "or leave the option out for the remote's default branch")
+
+
+def version_entry_not_string(index: int, value, kind: str) -> PluginError:
+    return PluginError(f"entry {index} of the option 'version' ({value}) is {kind}, not a string; quote it in the source file")
+
+
+def mirrors_type() -> PluginError:
+    return PluginError("the option 'mirrors' must be a list of URLs (or, in ANSIBLE_VCS_INVENTORY_MIRRORS, "
+                       "URLs separated by commas)")
+
+
+def max_host_loss_range(value) -> PluginError:
+    return PluginError(f"the option 'max_host_loss' must be a whole percent from 0 to 100, got {value!r}; "
+                       "leave it out to switch the guard off")

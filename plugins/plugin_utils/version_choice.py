@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ansible.errors import AnsibleParserError
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
+
 
 __metaclass__ = type
 
@@ -18,14 +19,11 @@ def render_list(raw: list, render: Callable[[str], object]) -> list[tuple[str, s
     (0123 as 83, 2024-01-01 as a date): each entry must be a string, as a single version must.
     """
     if not raw:
-        raise AnsibleParserError("vcs.inventory.git: the option 'version' is an empty list; give at least one "
-                                 "branch, tag or commit id, or leave the option out for the remote's default branch")
+        raise messages.version_list_empty()
     entries = []
     for index, value in enumerate(raw, 1):
         if not isinstance(value, str):
-            raise AnsibleParserError(
-                f"vcs.inventory.git: entry {index} of the option 'version' ({value}) is {_kind(value)}, "
-                "not a string; quote it in the source file")
+            raise messages.version_entry_not_string(index, value, _kind(value))
         rendered = render(value)
         text = str(rendered).strip() if rendered not in (None, "") else ""
         entries.append((str.__str__(value), str.__str__(text)))
