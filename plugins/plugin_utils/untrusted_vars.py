@@ -3,10 +3,12 @@
 """Which variables a repository read with trust_repo=false may set (documented in docs/trust.md).
 
 An allow-list: such a repository sets data and addressing, never how the controller runs things.
-Among the variables Ansible reserves for itself (ansible_*, and its internal _ansible_*) only the
-addressing ones survive (host, port, user and their documented aliases), each value checked as a
-whole string. Every connection, become and shell option Ansible and its collections read from a
-variable is named ansible_*, so none of them passes; every other name is data, never templated.
+A variable name must be a plain ASCII identifier, and no name that holds "ansible" (ansible_*, its
+internal _ansible_*, and any other spelling) survives but the addressing ones (host, port, user and
+their documented aliases), each value checked as a whole string. Every connection, become and shell
+option Ansible and its collections read from a variable has such a name (some are no identifiers:
+ssh reads "delegated_vars['ansible_host']"), so none of them passes; every other name is data,
+never templated.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ALLOWED = ADDRESS_VARS | PORT_VARS
 # these values into command lines. ASCII only: str.isalnum() would admit other scripts' digits.
 HOST_OR_USER = re.compile(r"[A-Za-z0-9_.:%@+=,^/][A-Za-z0-9_.:%@+=,^/-]*")
 PORT = re.compile(r"[0-9]{1,5}")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def plain_name(value) -> bool:
@@ -47,6 +50,10 @@ def why_dropped(name: str, value) -> str | None:
         if isinstance(value, str) and PORT.fullmatch(value) and 0 < int(value) < 65536:
             return None
         return "its value is not a port number (1-65535)"
-    if name.startswith(("ansible_", "_ansible")):
+    if not IDENTIFIER.fullmatch(name):
+        # Ansible reads some options from keys that are no identifiers (ssh's host from
+        # "delegated_vars['ansible_host']"): a data variable is a plain ASCII identifier.
+        return "its name is not a plain identifier (ASCII letters, digits and _)"
+    if "ansible" in name.lower():
         return "only ansible_host, ansible_port, ansible_user and their aliases may be set by an untrusted repository"
     return None
