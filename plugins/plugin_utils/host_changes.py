@@ -143,19 +143,33 @@ def _digest(host) -> str:
     host_vars = {k: v for k, v in host.get_vars().items()
                  if not str(k).startswith("git_inventory_") and k not in _WHERE}
     groups = sorted((group.name, group.get_vars()) for group in host.get_groups())
-    text = json.dumps([_plain(host_vars), _plain(groups)], sort_keys=True, default=_type_name)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    memo: dict = {}
+    return _fingerprint([host_vars, [[name, gvars] for name, gvars in groups]], memo)[:12]
 
 
-def _plain(value):
-    """Plain data only: a value of another type (an encrypted one above all) counts by its type, never its text."""
+def _fingerprint(value, memo: dict) -> str:
+    """sha256 of a value, each container hashed once (memo by identity).
+
+    YAML aliases share one object many times; walking them as a tree (json.dumps) would cost what
+    a copy costs, billions of leaves for a 1 KB file. A value of another type than plain data (an
+    encrypted one above all) counts by its type, never its text.
+    """
+    key = id(value)
+    if key in memo:
+        return memo[key][1]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, _PLAIN) and not _secret_type(value):
-        return value if type(value) in _PLAIN else str.__str__(value) if isinstance(value, str) else value
-    return _type_name(value)
+        items = sorted((str(k), _fingerprint(v, memo)) for k, v in value.items())
+        text = "d" + json.dumps(items)
+    elif isinstance(value, (list, tuple)):
+        text = "l" + json.dumps([_fingerprint(v, memo) for v in value])
+    elif isinstance(value, _PLAIN) and not _secret_type(value):
+        plain = value if type(value) in _PLAIN else str.__str__(value) if isinstance(value, str) else value
+        text = "v" + json.dumps(plain, default=_type_name)
+    else:
+        text = "t" + _type_name(value)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    memo[key] = (value, digest)  # the value is held, so its id is never reused meanwhile
+    return digest
 
 
 def _secret_type(value) -> bool:

@@ -47,9 +47,9 @@ class TooLarge(SyncError):
 
 def watch(client, limit_mib: int) -> None:
     """Make every fetch of client stop at an object larger than limit_mib (0: no limit)."""
-    if not limit_mib or limit_mib <= 0:
-        return
-    fetch_pack = client.fetch_pack
+    fetch_pack = getattr(client, "fetch_pack", None)
+    if not limit_mib or limit_mib <= 0 or fetch_pack is None:
+        return  # a bundle is read locally, like file://: no pack stream to watch
 
     def watched(path, determine_wants, graph_walker, pack_data, *args, **kwargs):
         # dulwich 0.21-1.2: fetch() hands the pack's bytes to fetch_pack's fourth argument.

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from conftest import BIN, oracle, strip_audit, write_source
+from conftest import BIN, oracle, plain_audit, strip_audit, write_source
 from helpers.faults import hostvars
 
 PROCESSES = 10
@@ -46,7 +46,7 @@ def finish(run: tuple[subprocess.Popen, str, str]) -> dict:
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr and "WARNING" not in stderr, stderr
     with open(out) as handle:
-        return json.load(handle)
+        return plain_audit(json.load(handle))
 
 
 def whole_revision(listing: dict, revisions: dict) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 
 
 def hosts_yaml(names, variables=None) -> str:
@@ -16,7 +16,7 @@ def hosts_yaml(names, variables=None) -> str:
 
 
 def audit(listing: dict, key: str) -> set:
-    return {v[key] for v in listing["_meta"]["hostvars"].values()}
+    return {v[key] for v in plain_audit(listing)["_meta"]["hostvars"].values()}
 
 
 def test_the_guard_refuses_serves_stale_accepts_once_and_then_holds_the_new_commit(ansible, upstream, git_daemon, tmp_path):
@@ -43,7 +43,7 @@ def test_the_guard_refuses_serves_stale_accepts_once_and_then_holds_the_new_comm
 
     proc = ansible.inventory("-i", stale_source, "--list", env=env)
     assert proc.returncode == 0, proc.stderr
-    listing = json.loads(proc.stdout)
+    listing = plain_audit(json.loads(proc.stdout))
     assert len(listing["_meta"]["hostvars"]) == 100
     assert audit(listing, "git_inventory_commit") == {first} and audit(listing, "git_inventory_stale") == {True}
     assert said(f"{second[:12]} would remove 60 of 100 hosts (60%)", proc.stderr), proc.stderr
@@ -98,7 +98,7 @@ def test_the_summary_line_and_the_previous_commit(ansible, upstream, git_daemon,
     third = upstream.commit({"hosts.yml": hosts_yaml(new_names + many)})
     proc = ansible.inventory("-i", source, "--list")
     assert "hosts added" not in proc.stdout + proc.stderr
-    assert audit(json.loads(proc.stdout), "git_inventory_previous_commit") == {second}
+    assert audit(plain_audit(json.loads(proc.stdout)), "git_inventory_previous_commit") == {second}
     fourth = upstream.commit({"hosts.yml": hosts_yaml(new_names)})
     proc = ansible.inventory("-i", source, "--list", "-v")
     assert (f"{third[:12]} -> {fourth[:12]}: 0 hosts added, 12 removed (new00, new01, new02, new03, new04, new05, "

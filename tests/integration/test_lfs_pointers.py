@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 
 POINTER = ("version https://git-lfs.github.com/spec/v1\n"
            "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -37,6 +37,6 @@ def test_use_cache_serves_the_last_commit_without_pointers(ansible, upstream, gi
     assert proc.returncode == 0, proc.stderr
     assert said("stores the file 'hosts.yml' with Git LFS", proc.stderr), proc.stderr
 
-    hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]
+    hostvars = plain_audit(json.loads(proc.stdout))["_meta"]["hostvars"]
     assert hostvars["web1"]["git_inventory_commit"] == good
     assert hostvars["web1"]["git_inventory_stale"] is True

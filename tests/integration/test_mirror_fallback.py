@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 from helpers.servers import HttpGitServer, free_port
 from helpers.upstream import git
 
@@ -39,7 +39,7 @@ def test_a_primary_that_is_down_is_served_by_a_git_daemon_mirror(ansible, upstre
     source = write_source(tmp_path, url=primary, mirrors=[git_daemon.url("inventory")])
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    values = audit(json.loads(proc.stdout))
+    values = audit(plain_audit(json.loads(proc.stdout)))
     assert values == {"git_inventory_url": git_daemon.url("inventory"), "git_inventory_commit": commit,
                       "git_inventory_stale": False}
     assert said(f"{primary} could not be reached (cannot connect to {primary}: connection refused", proc.stderr)
@@ -55,7 +55,7 @@ def test_a_bundle_mirror_and_the_env_var(ansible, upstream, tmp_path, version):
     env = {"ANSIBLE_VCS_INVENTORY_MIRRORS": f"{down_url()},file://{bundle}"}
     proc = ansible.inventory("-i", source, "--list", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert audit(json.loads(proc.stdout)) == {"git_inventory_url": f"file://{bundle}", "git_inventory_commit": commit,
+    assert audit(plain_audit(json.loads(proc.stdout))) == {"git_inventory_url": f"file://{bundle}", "git_inventory_commit": commit,
                                               "git_inventory_stale": False}
     assert said(f"the mirror file://{bundle} (option 'mirrors') served this run", proc.stderr)
 
@@ -121,6 +121,6 @@ def test_use_cache_when_the_primary_and_every_mirror_are_down(ansible, upstream,
     os.unlink(bundle)
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    values = audit(json.loads(proc.stdout))
+    values = audit(plain_audit(json.loads(proc.stdout)))
     assert values["git_inventory_commit"] == commit and values["git_inventory_stale"] is True
     assert said("no mirror could serve it either", proc.stderr), proc.stderr

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import said, write_source
+from conftest import plain_audit, said, write_source
 from helpers.servers import free_port
 
 HOSTS = "all:\n  hosts:\n    a:\n"
@@ -208,7 +208,7 @@ def test_every_warning_has_the_face(ansible, upstream, git_daemon, tmp_path, fil
     source = write_raw(tmp_path, f"url: {git_daemon.url('inventory')}\n{text}")
     proc = ansible.inventory("-i", source, "--list")
     assert proc.returncode == 0, proc.stderr
-    json.loads(proc.stdout)
+    plain_audit(json.loads(proc.stdout))
     assert_face(proc.stderr, "vcs.inventory.git: " + message, source)
     assert_documented(message.replace("'inv/run.sh'", "'<file>'").replace("'inv/bad.yml'", "'<file>'")
                       .replace("'inv'", "'<path>'").replace("the yaml plugin", "the <plugin> plugin")
@@ -277,7 +277,7 @@ def test_a_misnamed_source_is_explained(ansible, upstream, git_daemon, tmp_path)
     proc = ansible.inventory("-i", source, "--list")
     # Ansible goes on without the source (exit 0); the plugin refuses the file but says why.
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["_meta"]["hostvars"] == {}
+    assert plain_audit(json.loads(proc.stdout))["_meta"]["hostvars"] == {}
     assert said(f"vcs.inventory.git: {source} sets 'plugin: vcs.inventory.git', but its name does not end in "
                 "git.yml or git.yaml, so Ansible does not hand it to this plugin and reads no hosts from it; rename "
                 "it (for example to prod.git.yml)", proc.stderr), proc.stderr
