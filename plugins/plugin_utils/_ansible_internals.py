@@ -261,6 +261,38 @@ def inventory_method(data, name: str):
     return getattr(type(data), name)
 
 
+def bound_inventory_method(data, name: str):
+    """The method a caller of data.<name> reaches: a guard set on the instance (claims_of_hosts), else the class's."""
+    return vars(data).get(name) or inventory_method(data, name).__get__(data)
+
+
+def claims_of_hosts(data, on_add) -> None:
+    """Call on_add(name) before every add_host on this InventoryData until its sources are reconciled.
+
+    The inventory manager calls reconcile_inventory once, after the last source parsed (verified
+    2.16-2.21); the guard ends there, so an add_host task of a play is never watched. Guards of
+    several sources chain; a recording or a replay of a later source calls through them.
+    """
+    saved = {name: vars(data).get(name) for name in ("add_host", "reconcile_inventory")}
+    add_host = bound_inventory_method(data, "add_host")
+    reconcile = bound_inventory_method(data, "reconcile_inventory")
+
+    def guarded_add_host(host, group=None, port=None):
+        on_add(host)
+        return add_host(host, group, port)
+
+    def reconcile_then_stop(*args, **kwargs):
+        for name, previous in saved.items():
+            if previous is None:
+                vars(data).pop(name, None)
+            else:
+                setattr(data, name, previous)
+        return reconcile(*args, **kwargs)
+
+    data.add_host = guarded_add_host
+    data.reconcile_inventory = reconcile_then_stop
+
+
 @contextmanager
 def watch_inventory(data, wrappers: dict):
     """Replace InventoryData methods on this one instance while a parse runs (verified 2.16-2.21).
@@ -268,19 +300,24 @@ def watch_inventory(data, wrappers: dict):
     wrappers maps a method name to a callable that receives the real (bound) method and returns its
     replacement. Raises AttributeError (nothing left patched) when the instance cannot be watched.
     """
+    saved = {name: vars(data).get(name) for name in wrappers}  # a guard of claims_of_hosts stays under the watch
+
+    def restore():
+        for name, previous in saved.items():
+            if previous is None:
+                vars(data).pop(name, None)
+            else:
+                setattr(data, name, previous)
     try:
         for name, wrap in wrappers.items():
-            real = inventory_method(data, name).__get__(data)
-            setattr(data, name, wrap(real))
+            setattr(data, name, wrap(bound_inventory_method(data, name)))
     except (AttributeError, TypeError) as exc:
-        for name in wrappers:
-            vars(data).pop(name, None)
+        restore()
         raise AttributeError(str(exc)) from None
     try:
         yield
     finally:
-        for name in wrappers:
-            vars(data).pop(name, None)
+        restore()
 
 
 @contextmanager

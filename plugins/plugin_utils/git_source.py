@@ -262,17 +262,18 @@ def annotate_hosts(plugin, settings: Settings, checkout: Checkout, added: list[s
             for key, value in audit.items():
                 inventory.set_variable(name, key, value)
     opt = plugin.get_option
-    if not (opt("compose") or opt("groups") or opt("keyed_groups")):
-        return
-    if settings.trust_repo:
-        _construct(plugin, inventory, added, settings.vars_sources)
-        return
-    # Composed values and keyed group names come from the repo's values: they get the same guard.
-    plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display, own=added)
-    try:
-        _construct(plugin, inventory, added, settings.vars_sources)
-    finally:
-        plugin.inventory = inventory
+    if opt("compose") or opt("groups") or opt("keyed_groups"):
+        if settings.trust_repo:
+            _construct(plugin, inventory, added, settings.vars_sources)
+        else:
+            # Composed values and keyed group names come from the repo's values: they get the same guard.
+            plugin.inventory = repo_trust.untrusted_inventory(inventory, plugin.display, own=added)
+            try:
+                _construct(plugin, inventory, added, settings.vars_sources)
+            finally:
+                plugin.inventory = inventory
+    if not settings.trust_repo:
+        repo_trust.guard_own_hosts(inventory, added, plugin.display)
 
 
 def _construct(plugin, inventory, added: list[str], sources: list[str]) -> None:

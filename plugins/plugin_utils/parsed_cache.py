@@ -288,15 +288,16 @@ class _WatchedPlugin:
 
 
 def _replay(data, ops) -> None:
-    methods = {name: internals.inventory_method(data, name) for name in _RECORDED}
+    # Bound as a caller reaches them: an untrusted source's guard on add_host sees replayed hosts too.
+    methods = {name: internals.bound_inventory_method(data, name) for name in _RECORDED}
     previous = current = data.current_source
     try:
         for name, args, kwargs, source in ops:
             if source is not current:
                 data.current_source = current = source
             if kwargs:
-                methods[name](data, *args, **kwargs)
+                methods[name](*args, **kwargs)
             else:
-                methods[name](data, *args)
+                methods[name](*args)
     finally:
         data.current_source = previous

@@ -252,6 +252,35 @@ def _groups_of(data, host) -> list:
     return groups
 
 
+def guard_own_hosts(inventory, own, display) -> None:
+    """The repository's variables leave a host of its own as soon as a later source defines it too.
+
+    A source parsed before this one is seen when the repository adds the host (its variables are
+    ignored there); one parsed after it is seen here, when it adds the host, until the manager
+    reconciles the inventory after its last source.
+    """
+    data = raw_inventory(inventory)
+    owned = {}
+    for name in own:
+        host = data.get_host(name)
+        if host is not None:
+            owned[name] = [key for key in host.vars if key not in ("inventory_file", "inventory_dir")]
+
+    def on_add(name) -> None:
+        keys = owned.pop(name, None)
+        host = data.hosts.get(name) if keys else None
+        if host is None:
+            return
+        for key in keys:
+            host.vars.pop(key, None)
+        display.warning(messages.face(
+            f"removed the variables the repository set for {str(name)!r}: a later source defines that host too, "
+            "and trust_repo is false, so the repository may not set them"))
+
+    if owned:
+        internals.claims_of_hosts(data, on_add)
+
+
 # The names Ansible treats as the controller (C.LOCALHOST); delegate_to: localhost looks them up.
 CONTROLLER_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 

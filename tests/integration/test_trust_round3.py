@@ -179,3 +179,26 @@ def test_group_names_of_an_untrusted_repository_are_plain_names(ansible, upstrea
     listing = json.loads(proc.stdout)
     assert listing["web"]["hosts"] == ["web1"] and "web servers" not in listing, out
     assert said("refused the group 'web servers'", out) and said("hosts.yml", out), out
+
+
+def test_a_later_source_that_defines_a_host_of_the_repository_takes_it_whole(ansible, upstream, tmp_path):
+    """The repository defines db1 first; a trusted source parsed after it defines db1 too."""
+    upstream.commit({
+        "inv/hosts.yml": yaml.safe_dump({"web": {"hosts": {
+            "db1": {"ansible_host": "evil.attacker.example", "ansible_user": "root"}, "web1": {"role": "front"}}}}),
+        "inv/group_vars/all.yml": "from_repo_all: true\n",
+    })
+    source = write_source(tmp_path, "a.git.yml", url=upstream.bare, path="inv", trust_repo=False)
+    later = tmp_path / "z_trusted.ini"
+    later.write_text("[prod]\ndb1 backup_target=trusted-bucket\n")
+    for order in ((source, str(later)), (str(later), source)):
+        proc = ansible.inventory(*[a for s in order for a in ("-i", s)], "--list")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out
+        hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]
+        assert hostvars["db1"] == {"backup_target": "trusted-bucket"}, (order, out)
+        assert _unsafe(hostvars["web1"]["from_repo_all"])[0] is True and _unsafe(hostvars["web1"]["role"])[0] == "front"
+        assert said("a later source defines that host too", out) or said("another source defines that host", out), out
+    # The stored parse of the first order is replayed on a rerun: the guard holds there too.
+    proc = ansible.inventory("-i", source, "-i", str(later), "--list")
+    assert json.loads(proc.stdout)["_meta"]["hostvars"]["db1"] == {"backup_target": "trusted-bucket"}
