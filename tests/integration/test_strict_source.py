@@ -191,7 +191,7 @@ WARNINGS = [
     ({"inv/hosts.yml": HOSTS, "inv/run.sh": "#!/bin/sh\necho '{}'\n"}, "path: inv\n",
      "not running the executable 'inv/run.sh' as a script inventory; set 'allow_scripts: true' to allow it"),
     ({"hosts.yml": "all:\n  hosts:\n    a:\n      ansible_python_interpreter: /bin/false\n"}, "trust_repo: false\n",
-     "dropped the variable 'ansible_python_interpreter' of 'a': trust_repo is false"),
+     "dropped the variable 'ansible_python_interpreter' of 'a' in"),
     ({"inv/hosts.yml": HOSTS, "inv/bad.yml": "all: [\n"}, "path: inv\n",
      "skipped 'inv/bad.yml' of the repository: no inventory plugin could parse it"),
     ({"inv/hosts.yml": HOSTS, "inv/bad.yml": "all: [\n"}, "path: inv\n",

@@ -80,7 +80,7 @@ def test_vaulted_password_in_the_source_file(ansible, repo, auth_server, tmp_pat
     source.write_text(f"plugin: vcs.inventory.git\nurl: {auth_server.url('inventory')}\nusername: {USER}\n{encrypted.stdout}")
     proc = ansible.inventory("-i", source, "--list", "--vault-password-file", vault_password, "-vvvv")
     assert proc.returncode == 0, proc.stderr
-    assert f'"git_inventory_commit": "{repo}"' in proc.stdout
+    assert f'"__ansible_unsafe": "{repo}"' in proc.stdout  # git_inventory_commit, listed as unsafe
     assert not said(PASSWORD, proc.stdout + proc.stderr)
 
 

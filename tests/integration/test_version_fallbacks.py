@@ -63,8 +63,10 @@ def test_an_entry_that_is_no_string_is_refused(ansible, upstream, git_daemon, tm
     source.write_text(f"plugin: vcs.inventory.git\nurl: {git_daemon.url('inventory')}\nversion: [main, 2024-01-01]\n")
     proc = ansible.inventory("-i", str(source), "--list")
     assert proc.returncode != 0
-    assert said("entry 2 of the option 'version' (2024-01-01) is a date, not a string; "
-                "quote it in the source file", proc.stdout + proc.stderr), proc.stdout + proc.stderr
+    # The strict read of the source file sees the YAML type first and quotes what was written.
+    assert said("an entry of the option 'version' in", proc.stdout + proc.stderr), proc.stdout + proc.stderr
+    assert said("is 2024-01-01, which YAML reads as the date 2024-01-01, not as text; quote it: version: [\"2024-01-01\"]",
+                proc.stdout + proc.stderr), proc.stdout + proc.stderr
 
 
 def test_refresh_interval_reuses_the_choice_without_network(ansible, upstream, repos_root, tmp_path):
