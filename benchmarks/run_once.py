@@ -80,7 +80,7 @@ def rebuilds(args) -> dict:
     loader = DataLoader()
     rss, waiting, built = [], [], []
     manager = None
-    for _ in range(args.builds):
+    for _build in range(args.builds):
         manager = InventoryManager(loader=loader, sources=[args.source])
         if len(manager.get_hosts()) < 1:
             raise SystemExit(f"no hosts parsed from {args.source}")

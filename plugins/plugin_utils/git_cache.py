@@ -75,7 +75,6 @@ class SyncOptions:
         return hidden_repr(self, secret=("password",), urls=("url",))
 
 
-
 @dataclass
 class Checkout:
     path: str  # the checkout's root directory

@@ -121,4 +121,3 @@ class Closure:
             if self.entries[path] == MODE_SYMLINK:
                 self._include(path, hops + 1)
         return self._dirs[current]
-

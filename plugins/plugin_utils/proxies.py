@@ -68,7 +68,6 @@ class Proxy:
         return hidden_repr(self, secret=("password",))
 
 
-
 def option_source(origin: str | None) -> str:
     """Say where the option `proxy` came from, given Ansible's origin for it.
 

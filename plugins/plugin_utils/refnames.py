@@ -49,7 +49,7 @@ def branch_of_head(target: bytes | None) -> str | None:
         return None
     if not target.startswith(b"refs/heads/") or not valid_ref_name(target):
         raise UnusableCommit(f"the remote's HEAD points at {shown(target)}, which is not a valid branch name "
-                         "(git check-ref-format); set the option 'version' to the branch to read")
+                             "(git check-ref-format); set the option 'version' to the branch to read")
     return target.decode("utf-8").removeprefix("refs/heads/")
 
 

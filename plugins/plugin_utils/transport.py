@@ -39,7 +39,6 @@ class TransportOptions:
         return hidden_repr(self, urls=("proxy",))
 
 
-
 def check(remote: Remote, opts: TransportOptions) -> None:
     """Refuse settings that cannot work before any lock is taken or the network is used (ValueError)."""
     if remote.kind in ("http", "https"):

@@ -68,7 +68,6 @@ class Remote:
         return hidden_repr(self, secret=("password", "username") if self.token_user else ("password",))
 
 
-
 def parse_remote(url: str, username: str | None = None, password: str | None = None) -> Remote:
     """Parse a remote URL; for HTTP(S), explicit username/password win over userinfo in the URL."""
     if not isinstance(url, str) or not url.strip():

@@ -154,8 +154,8 @@ def entry_bytes(entry: str) -> int:
 
 
 @pytest.mark.parametrize("filters", [True, False], ids=["filtering-server", "plain-server"])
-def test_a_file_over_max_file_size_is_never_fetched_whole_or_written(ansible, repos_root, git_daemon, tmp_path,
-                                                                      filters):
+def test_a_file_over_max_file_size_is_never_fetched_whole_or_written(
+        ansible, repos_root, git_daemon, tmp_path, filters):
     big_blob_repo(repos_root, "big", filters)
     source = write_source(tmp_path, url=git_daemon.url("big"), path="inv")
     proc = ansible.inventory("-i", source, "--list")

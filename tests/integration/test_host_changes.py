@@ -32,7 +32,7 @@ def test_the_guard_refuses_serves_stale_accepts_once_and_then_holds_the_new_comm
     assert len(ansible.list(source, env=env)["_meta"]["hostvars"]) == 100  # the first sync passes
     second = upstream.commit({"hosts.yml": hosts_yaml(names[60:])})  # 60 of 100 gone
 
-    for _ in range(2):  # and again: the refused commit never became the last good one
+    for _run in range(2):  # and again: the refused commit never became the last good one
         proc = ansible.inventory("-i", source, "--list", env=env)
         assert proc.returncode != 0
         out = proc.stdout + proc.stderr

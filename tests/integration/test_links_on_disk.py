@@ -155,8 +155,8 @@ def test_a_play_never_sees_the_files_outside(ansible, upstream, git_daemon, tmp_
         _warned(proc.stderr)
 
 
-def test_a_checkout_of_an_older_version_is_written_again_under_the_rule(ansible, upstream, git_daemon, tmp_path,
-                                                                         outside):
+def test_a_checkout_of_an_older_version_is_written_again_under_the_rule(
+        ansible, upstream, git_daemon, tmp_path, outside):
     """A checkout written under the rule on paper (a manifest without the format) is rebuilt, quietly."""
     commit = _hostile_repo(upstream, outside)
     source = write_source(tmp_path, url=git_daemon.url("inventory"), path="inv")

@@ -55,8 +55,8 @@ def test_a_bundle_mirror_and_the_env_var(ansible, upstream, tmp_path, version):
     env = {"ANSIBLE_VCS_INVENTORY_MIRRORS": f"{down_url()},file://{bundle}"}
     proc = ansible.inventory("-i", source, "--list", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert audit(plain_audit(json.loads(proc.stdout))) == {"git_inventory_url": f"file://{bundle}", "git_inventory_commit": commit,
-                                              "git_inventory_stale": False}
+    expected = {"git_inventory_url": f"file://{bundle}", "git_inventory_commit": commit, "git_inventory_stale": False}
+    assert audit(plain_audit(json.loads(proc.stdout))) == expected
     assert said(f"the mirror file://{bundle} (option 'mirrors') served this run", proc.stderr)
 
 

@@ -30,6 +30,8 @@ def troubleshooting() -> str:
 def assert_documented(message: str) -> None:
     """message, with its variable parts as the page writes them (<url>), is quoted in troubleshooting.md."""
     assert said("vcs.inventory.git: " + message, troubleshooting()), message
+
+
 # A Python class name in a message ("SshClientMissing: ...", "KeyError: ...").
 CLASS_NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+){2,}(?:Error|Exception|Missing|Failure|Timeout)\b|\bKeyError\b")
 

@@ -167,7 +167,7 @@ def test_rebuilds_in_one_process_restore_with_the_collector_on_and_free_every_ol
     monkeypatch.setattr(parsed_cache.internals, "restore_hosts", watched)
     built = []
     manager = None
-    for _ in range(5):  # a new InventoryManager per build, as ansible-runner or a test harness does
+    for _build in range(5):  # a new InventoryManager per build, as ansible-runner or a test harness does
         manager = InventoryManager(DataLoader(), sources=[source])
         assert manager.get_host("web1").vars["colour"] == "blue"
         built.append(weakref.ref(manager.get_host("web1")))

@@ -71,7 +71,7 @@ BUILDERS = [(name, func) for name, func in inspect.getmembers(messages, inspect.
             and name not in ("face", "in_source", "ansible_text", "error", "repeated", "unexpected_trace")]
 
 
-@pytest.mark.parametrize("name,func", BUILDERS, ids=[name for name, _ in BUILDERS])
+@pytest.mark.parametrize("name,func", BUILDERS, ids=[name for name, _func in BUILDERS])
 def test_every_message_has_the_face(name, func):
     params = inspect.signature(func).parameters.values()
     built = func(*[_sample(p) for p in params])
@@ -136,6 +136,7 @@ def test_misnamed_source_is_recognised(tmp_path):
 
 
 def test_an_unexpected_error_keeps_where_it_happened_for_vvv():
+    trace = shown = ""
     try:
         {}["missing"]
     except KeyError as exc:

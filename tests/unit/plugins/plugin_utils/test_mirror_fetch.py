@@ -36,7 +36,7 @@ def test_a_utf8_character_cut_in_two_stays_whole():
 def test_a_line_that_never_ends_stays_bounded():
     shown: list[str] = []
     fetch = fetcher(shown)
-    for _ in range(2000):
+    for _part in range(2000):
         fetch._progress_bytes(b"x" * 100)
     assert len(fetch._progress_pending) <= _PROGRESS_LINE_MAX
     fetch._progress_bytes(b"\rdone s3cr3t-token\n")
