@@ -173,7 +173,8 @@ def test_rebuilds_in_one_process_restore_with_the_collector_on_and_free_every_ol
         built.append(weakref.ref(manager.get_host("web1")))
     # The first build parsed and was frozen; each later one thawed first, then restored the stored
     # parse with the collector on, as a local directory's parse runs.
-    assert collector_on == [True] * 4
+    # (The first build may restore too, when an earlier test of the run left its stored parse.)
+    assert len(collector_on) >= 4 and all(collector_on), collector_on
     assert gc.isenabled() and gc.get_freeze_count() == 0
     gc.collect()
     assert [ref() is None for ref in built] == [True] * 4 + [False]  # only the inventory in use is alive
