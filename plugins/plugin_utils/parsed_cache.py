@@ -261,14 +261,19 @@ class _Recording:
             self.unusable = f"the {internals.plugin_name(plugin)} plugin parsed a file, and its result may change without a commit"
 
     def _vaulted_source(self) -> str:
-        for source in {op[3] for op in self.ops if op[3]}:
-            try:
-                with open(source, "rb") as handle:
-                    if handle.read(len(_VAULT_HEADER)) == _VAULT_HEADER:
-                        return f"{source} is vault-encrypted, and its values must not be stored decrypted"
-            except OSError:
-                continue
-        return ""
+        return vaulted({op[3] for op in self.ops if op[3]})
+
+
+def vaulted(paths) -> str:
+    """Why a parse that read these files must not be stored ("" when it may): a vault-encrypted file's values arrive decrypted."""
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(len(_VAULT_HEADER)) == _VAULT_HEADER:
+                    return f"{path} is vault-encrypted, and its values must not be stored decrypted"
+        except OSError:
+            continue
+    return ""
 
 
 class _WatchedPlugin:

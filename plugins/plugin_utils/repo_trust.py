@@ -286,20 +286,10 @@ CONTROLLER_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _vaulted_vars_file(base: str) -> str:
-    for top in ("group_vars", "host_vars"):
-        for dirpath, _dirs, names in os.walk(os.path.join(base, top)):
-            for name in names:
-                path = os.path.join(dirpath, name)
-                try:
-                    with open(path, "rb") as handle:
-                        if handle.read(len(VAULT_HEADER)) == VAULT_HEADER:
-                            return f"{path} is vault-encrypted, and its values must not be stored decrypted"
-                except OSError:
-                    continue
-    return ""
+    from ansible_collections.vcs.inventory.plugins.plugin_utils.parsed_cache import vaulted
 
-
-VAULT_HEADER = b"$ANSIBLE_VAULT"
+    return vaulted(os.path.join(dirpath, name) for top in ("group_vars", "host_vars")
+                   for dirpath, _dirs, names in os.walk(os.path.join(base, top)) for name in names)
 
 
 def _refuse_template_name(kind: str, name) -> None:
