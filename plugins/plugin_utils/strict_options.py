@@ -75,7 +75,7 @@ def closest(name: str, valid) -> str | None:
     return found[0] if found else None
 
 
-def _kind(value) -> str | None:
+def yaml_kind(value) -> str | None:
     """What YAML made of a value that is not text: a bool before int, as bool is an int in Python."""
     if isinstance(value, bool):
         return "boolean"
@@ -88,12 +88,12 @@ def _kind(value) -> str | None:
 
 def _check_text(config: Mapping, option: str, source: str) -> None:
     value = config.get(option)
-    kind = _kind(value)
+    kind = yaml_kind(value)
     if kind is not None:
         raise messages.typed_value(option, written(source, option, None, value), kind, _shown(value), source, in_list=False)
     if isinstance(value, list):
         for index, entry in enumerate(value):
-            kind = _kind(entry)
+            kind = yaml_kind(entry)
             if kind is not None:
                 raise messages.typed_value(option, written(source, option, index, entry), kind, _shown(entry), source,
                                            in_list=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ansible_collections.vcs.inventory.plugins.plugin_utils import messages
+from ansible_collections.vcs.inventory.plugins.plugin_utils import messages, strict_options
 
 
 __metaclass__ = type
@@ -31,12 +31,7 @@ def render_list(raw: list, render: Callable[[str], object]) -> list[tuple[str, s
 
 
 def _kind(value) -> str:
-    import datetime
-
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return "a date"
+    kind = strict_options.yaml_kind(value)  # the one reading of what YAML made of a value
+    if kind:
+        return f"a {kind}"
     return "a list or mapping" if isinstance(value, (list, dict)) else "no string"
